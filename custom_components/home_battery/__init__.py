@@ -1,0 +1,43 @@
+"""The Home Battery integration: home batteries of many brands through one model."""
+
+from __future__ import annotations
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+
+from .const import CONF_FAMILY
+from .coordinator import HomeBatteryConfigEntry, HomeBatteryCoordinator
+from .families import FAMILIES
+
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) -> bool:
+    """Connect to the battery and set up its entities."""
+    device = FAMILIES[entry.data[CONF_FAMILY]].create(hass, entry.data)
+    coordinator = HomeBatteryCoordinator(hass, entry, device)
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = coordinator
+
+    async def _release_on_stop(_event: Event) -> None:
+        await coordinator.async_release("Home Assistant is stopping")
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _release_on_stop))
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def _async_reload(hass: HomeAssistant, entry: HomeBatteryConfigEntry) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) -> bool:
+    """Unload the entities, return the battery to auto and close the connection."""
+    # The coordinator's shutdown (registered with the entry) releases control and disconnects.
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -1,0 +1,193 @@
+"""Config flow: a menu of device families, each a form that connects and reads the identity."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import selector
+import voluptuous as vol
+
+from .const import (
+    CONF_CAPACITY,
+    CONF_FAMILY,
+    CONF_MAX_CHARGE_POWER,
+    CONF_MAX_DISCHARGE_POWER,
+    CONF_ROUND_TRIP_EFFICIENCY,
+    CONF_SCAN_INTERVAL,
+    DEFAULT_CAPACITY,
+    DEFAULT_MAX_POWER,
+    DEFAULT_ROUND_TRIP_EFFICIENCY,
+    DEFAULT_SCAN_INTERVAL,
+    DOMAIN,
+    LOGGER,
+)
+from .coordinator import HomeBatteryConfigEntry
+from .devices.model import (
+    DeviceAuthError,
+    DeviceConnectionError,
+    DeviceError,
+    DeviceIdentity,
+    DeviceRejectedError,
+)
+from .families import FAMILIES, Family
+
+type StepHandler = Callable[[dict[str, Any] | None], Awaitable[ConfigFlowResult]]
+
+
+async def _probe(
+    hass: HomeAssistant, family: Family, data: Mapping[str, Any]
+) -> tuple[DeviceIdentity | None, dict[str, str], dict[str, str]]:
+    """Connect once and read the identity; return it, or the form's errors and placeholders."""
+    device = family.create(hass, data)
+    try:
+        return await device.connect(), {}, {}
+    except DeviceAuthError:
+        return None, {"base": "invalid_auth"}, {}
+    except DeviceRejectedError as err:
+        return None, {"base": "invalid_unit_id"}, {"unit_id": str(err.unit_id)}
+    except DeviceConnectionError:
+        return None, {"base": "cannot_connect"}, {}
+    except DeviceError:
+        LOGGER.exception("Unexpected answer from the %s device", family.key)
+        return None, {"base": "unknown"}, {}
+    finally:
+        await device.close()
+
+
+class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up a battery: pick its family, then say where it is."""
+
+    VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: HomeBatteryConfigEntry) -> HomeBatteryOptionsFlow:
+        """Return the options flow."""
+        return HomeBatteryOptionsFlow()
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the menu of families."""
+        return self.async_show_menu(step_id="user", menu_options=list(FAMILIES))
+
+    def __getattr__(self, name: str) -> StepHandler:
+        """Serve `async_step_<family>` for every family in the registry."""
+        family = FAMILIES.get(name.removeprefix("async_step_"))
+        if not name.startswith("async_step_") or family is None:
+            raise AttributeError(name)
+
+        async def step(user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+            return await self._async_step_family(family, user_input)
+
+        return step
+
+    async def _async_step_family(
+        self, family: Family, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            data = {CONF_FAMILY: family.key, **user_input}
+            identity, errors, placeholders = await _probe(self.hass, family, data)
+            if identity is not None:
+                await self.async_set_unique_id(identity.serial_number)
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(title=family.title, data=data)
+        return self.async_show_form(
+            step_id=family.key,
+            data_schema=self.add_suggested_values_to_schema(family.schema, user_input or {}),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change where the battery is; it must still be the same device."""
+        entry = self._get_reconfigure_entry()
+        family = FAMILIES[entry.data[CONF_FAMILY]]
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        if user_input is not None:
+            identity, errors, placeholders = await _probe(
+                self.hass, family, {**entry.data, **user_input}
+            )
+            if identity is not None:
+                await self.async_set_unique_id(identity.serial_number)
+                self._abort_if_unique_id_mismatch(reason="wrong_device")
+                return self.async_update_reload_and_abort(entry, data_updates=user_input)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                family.schema, user_input or dict(entry.data)
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Start reauthentication when the device rejects the stored credentials."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the credentials again."""
+        entry = self._get_reauth_entry()
+        family = FAMILIES[entry.data[CONF_FAMILY]]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            identity, errors, _ = await _probe(self.hass, family, {**entry.data, **user_input})
+            if identity is not None:
+                return self.async_update_reload_and_abort(entry, data_updates=user_input)
+        schema = vol.Schema(
+            {k: v for k, v in family.schema.schema.items() if k in family.credentials}
+        )
+        return self.async_show_form(step_id="reauth_confirm", data_schema=schema, errors=errors)
+
+
+def _options_schema() -> vol.Schema:
+    def number(
+        minimum: float, maximum: float, step: float, unit: str | None
+    ) -> selector.NumberSelector:
+        config = selector.NumberSelectorConfig(
+            min=minimum, max=maximum, step=step, mode=selector.NumberSelectorMode.BOX
+        )
+        if unit is not None:
+            config["unit_of_measurement"] = unit
+        return selector.NumberSelector(config)
+
+    return vol.Schema(
+        {
+            vol.Required(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL): number(
+                2, 3600, 1, "s"
+            ),
+            vol.Required(CONF_CAPACITY, default=DEFAULT_CAPACITY): number(0.1, 1000, 0.1, "kWh"),
+            vol.Required(CONF_MAX_CHARGE_POWER, default=DEFAULT_MAX_POWER): number(
+                0, 100000, 10, "W"
+            ),
+            vol.Required(CONF_MAX_DISCHARGE_POWER, default=DEFAULT_MAX_POWER): number(
+                0, 100000, 10, "W"
+            ),
+            vol.Required(CONF_ROUND_TRIP_EFFICIENCY, default=DEFAULT_ROUND_TRIP_EFFICIENCY): number(
+                0.5, 1, 0.01, None
+            ),
+        }
+    )
+
+
+class HomeBatteryOptionsFlow(OptionsFlow):
+    """Polling interval and the battery parameters planning uses."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show and store the options; the entry reloads with them."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                _options_schema(), self.config_entry.options
+            ),
+        )

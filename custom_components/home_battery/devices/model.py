@@ -1,0 +1,154 @@
+"""The common battery model every device family maps its data onto.
+
+Signs follow Home Assistant's energy dashboard: battery power and current are positive while
+discharging; grid power is positive while importing. Adapters convert at the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+type StateValue = float | int | str | bool
+type BatteryState = dict[str, StateValue]
+
+
+class Key(StrEnum):
+    """Keys of the common model; they are the entities' translation keys too."""
+
+    STATE_OF_CHARGE = "state_of_charge"
+    STATE_OF_HEALTH = "state_of_health"
+    BATTERY_POWER = "battery_power"
+    BATTERY_VOLTAGE = "battery_voltage"
+    BATTERY_CURRENT = "battery_current"
+    BATTERY_TEMPERATURE = "battery_temperature"
+    GRID_POWER = "grid_power"
+    PV_POWER = "pv_power"
+    LOAD_POWER = "load_power"
+    CHARGE_VOLTAGE_LIMIT = "charge_voltage_limit"
+    CHARGE_CURRENT_LIMIT = "charge_current_limit"
+    DISCHARGE_CURRENT_LIMIT = "discharge_current_limit"
+    MAX_CHARGE_POWER = "max_charge_power"
+    MAX_DISCHARGE_POWER = "max_discharge_power"
+    STORED_ENERGY = "stored_energy"
+    CAPACITY = "capacity"
+    ENERGY_CHARGED = "energy_charged"
+    ENERGY_DISCHARGED = "energy_discharged"
+    GRID_ENERGY_IMPORTED = "grid_energy_imported"
+    GRID_ENERGY_EXPORTED = "grid_energy_exported"
+    OPERATING_STATE = "operating_state"
+    OPERATING_MODE = "operating_mode"
+    POWER_SETPOINT = "power_setpoint"
+    MIN_STATE_OF_CHARGE = "min_state_of_charge"
+    MAX_STATE_OF_CHARGE = "max_state_of_charge"
+    ALARM = "alarm"
+
+
+class OperatingState(StrEnum):
+    """What the battery is doing; the `operating_state` sensor's options."""
+
+    CHARGING = "charging"
+    DISCHARGING = "discharging"
+    IDLE = "idle"
+    FAULT = "fault"
+    STANDBY = "standby"
+    OFFLINE = "offline"
+
+
+class Mode(StrEnum):
+    """Operating modes every controllable family offers; families may add their own."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+# Alarm keys the adapters may report as booleans; each becomes a binary sensor.
+ALARM_KEYS: tuple[str, ...] = (
+    "alarm",
+    "high_voltage_alarm",
+    "low_voltage_alarm",
+    "high_temperature_alarm",
+    "low_temperature_alarm",
+    "high_current_alarm",
+    "overload_alarm",
+    "system_error",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceIdentity:
+    """Who the device is; the serial number becomes the config entry's unique id."""
+
+    serial_number: str
+    manufacturer: str
+    model: str
+    sw_version: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """What the device can be asked to do, and its limits (watts at the AC side)."""
+
+    power_setpoint: bool = False
+    modes: tuple[str, ...] = ()
+    min_state_of_charge: bool = False
+    max_state_of_charge: bool = False
+    max_charge_power: float | None = None
+    max_discharge_power: float | None = None
+    # Seconds after which the device drops a manual setpoint unless it is written again.
+    control_refresh_interval: float | None = None
+    # Keys the device counts itself; the others are integrated from battery power.
+    energy_counters: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def controllable(self) -> bool:
+        """Return True when the device takes a power setpoint or a mode."""
+        return self.power_setpoint or bool(self.modes)
+
+
+class DeviceError(Exception):
+    """Base class of every error the protocol layer raises."""
+
+
+class DeviceConnectionError(DeviceError):
+    """The device cannot be reached, or stopped answering."""
+
+
+class DeviceAuthError(DeviceError):
+    """The device rejected the credentials."""
+
+
+class DeviceRejectedError(DeviceError):
+    """The device answered with an error, e.g. a Modbus exception for an unknown unit id."""
+
+    def __init__(self, message: str, *, unit_id: int | None = None, code: int | None = None):
+        """Keep the unit id and the device's error code for the config flow's message."""
+        super().__init__(message)
+        self.unit_id = unit_id
+        self.code = code
+
+
+class UnsupportedError(DeviceError):
+    """The device does not offer this function."""
+
+
+class InvalidValueError(DeviceError):
+    """A value outside what the device can take; nothing was written."""
+
+    def __init__(self, value: float, minimum: float, maximum: float) -> None:
+        """Keep the bounds so the Home Assistant layer can say them."""
+        super().__init__(f"{value} is outside {minimum}..{maximum}")
+        self.value = value
+        self.minimum = minimum
+        self.maximum = maximum
+
+
+class WriteNotAcceptedError(DeviceError):
+    """A write the device did not apply: the read-back differs from what was written."""
+
+    def __init__(self, what: str, written: float, read_back: float | None) -> None:
+        """Keep what was written and what came back."""
+        super().__init__(f"{what}: wrote {written}, device reports {read_back}")
+        self.what = what
+        self.written = written
+        self.read_back = read_back

@@ -1,0 +1,79 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from unittest.mock import patch
+
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+# Import the project's custom_components before any test: the test plugin ships a package of the
+# same name, and Home Assistant's loader must find this one.
+import custom_components.home_battery  # noqa: F401
+from custom_components.home_battery.const import (
+    CONF_MAX_CHARGE_POWER,
+    CONF_MAX_DISCHARGE_POWER,
+    CONF_SCAN_INTERVAL,
+    DOMAIN,
+)
+
+from .families.victron import entry_data as victron_entry_data
+from .simulators.victron import SERIAL as VICTRON_SERIAL, VictronSimulator
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant's loader find the integration."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Write snapshots in Home Assistant's format."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Enable every entity, also those disabled by default."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default", return_value=True
+    ):
+        yield
+
+
+@pytest.fixture
+async def victron_sim(socket_enabled: None) -> AsyncGenerator[VictronSimulator]:
+    """A Victron GX simulator on a free loopback port (sockets stay limited to 127.0.0.1)."""
+    sim = VictronSimulator()
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+@pytest.fixture
+def victron_entry(victron_sim: VictronSimulator) -> MockConfigEntry:
+    """A config entry for the simulated GX."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Victron GX",
+        data=victron_entry_data(victron_sim),
+        options={
+            CONF_SCAN_INTERVAL: 10,
+            CONF_MAX_CHARGE_POWER: 5000,
+            CONF_MAX_DISCHARGE_POWER: 5000,
+        },
+        unique_id=VICTRON_SERIAL,
+    )
+
+
+@pytest.fixture
+async def victron(hass: HomeAssistant, victron_entry: MockConfigEntry) -> MockConfigEntry:
+    """The simulated GX, set up in Home Assistant."""
+    victron_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(victron_entry.entry_id)
+    await hass.async_block_till_done()
+    return victron_entry

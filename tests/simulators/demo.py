@@ -1,0 +1,142 @@
+"""The demo: every family's simulator, configured in a Home Assistant config folder, then HA.
+
+`python -m tests.simulators.demo CONFIG_DIR` (what scripts/develop runs):
+1. starts the simulator of every family of the shared table (tests/families) on loopback;
+2. writes their config entries into CONFIG_DIR/.storage/core.config_entries (the demo devices
+   are configured before Home Assistant starts, with the ports the simulators got);
+3. runs Home Assistant on CONFIG_DIR, does the onboarding (user `demo`, password `demo1234`)
+   so nobody has to, and keeps the simulators alive, with load and PV moving, until HA exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+import json
+import math
+from pathlib import Path
+import signal
+import sys
+from typing import Any
+
+import aiohttp
+
+from ..families import CASES
+
+URL = "http://127.0.0.1:8123"
+USER, PASSWORD = "demo", "demo1234"
+CLIENT_ID = "http://127.0.0.1:8123/"
+
+
+def _write_entries(config_dir: Path, sims: dict[str, Any]) -> None:
+    """Put a config entry for every simulator into Home Assistant's storage."""
+    path = config_dir / ".storage" / "core.config_entries"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored: dict[str, Any] = (
+        json.loads(path.read_text())
+        if path.exists()
+        else {"version": 1, "minor_version": 5, "key": "core.config_entries", "data": {}}
+    )
+    entries = [
+        e for e in stored["data"].get("entries", []) if e["domain"] != "home_battery"
+    ]
+    now = datetime.now(UTC).isoformat()
+    for case in CASES:
+        entries.append(
+            {
+                "created_at": now,
+                "data": case.entry_data(sims[case.key]),
+                "discovery_keys": {},
+                "disabled_by": None,
+                "domain": "home_battery",
+                "entry_id": f"demo{case.key.replace('_', '')}".ljust(26, "0")[:26].upper(),
+                "minor_version": 1,
+                "modified_at": now,
+                "options": dict(case.options),
+                "pref_disable_new_entities": False,
+                "pref_disable_polling": False,
+                "source": "user",
+                "subentries": [],
+                "title": case.title,
+                "unique_id": case.serial,
+                "version": 1,
+            }
+        )
+    stored["data"]["entries"] = entries
+    path.write_text(json.dumps(stored, indent=2))
+
+
+def _animate(sims: dict[str, Any], seconds: float) -> None:
+    """Move load and solar power so the demo's charts are alive (a fast day every 10 min)."""
+    phase = 2 * math.pi * seconds / 600
+    if (victron := sims.get("victron")) is not None:
+        victron.pv_dc_w = max(0.0, 3000 * math.sin(phase))
+        victron.load_w = 700 + 500 * (1 + math.sin(3 * phase)) / 2
+
+
+async def _onboard() -> None:
+    """Create the demo user and finish onboarding, unless it was done before."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(240):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{URL}/api/onboarding") as response:
+                    if response.status == 200:
+                        steps = await response.json()
+                        break
+            await asyncio.sleep(0.5)
+        else:
+            print("Home Assistant did not come up on", URL, file=sys.stderr)
+            return
+        if all(step["done"] for step in steps):
+            return
+        async with session.post(
+            f"{URL}/api/onboarding/users",
+            json={"client_id": CLIENT_ID, "name": "Demo", "username": USER,
+                  "password": PASSWORD, "language": "en"},
+        ) as response:
+            code = (await response.json())["auth_code"]
+        async with session.post(
+            f"{URL}/auth/token",
+            data={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
+        ) as response:
+            token = (await response.json())["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        for step, body in (
+            ("core_config", {}),
+            ("analytics", {}),
+            ("integration", {"client_id": CLIENT_ID, "redirect_uri": CLIENT_ID}),
+        ):
+            async with session.post(f"{URL}/api/onboarding/{step}", json=body, headers=headers):
+                pass
+    print(f"Onboarding done: log in at {URL} as {USER} / {PASSWORD}")
+
+
+async def main(config_dir: Path) -> int:
+    """Start the simulators, configure them, run Home Assistant until it exits."""
+    sims: dict[str, Any] = {}
+    for case in CASES:
+        sims[case.key] = case.make_simulator()
+        await sims[case.key].start()
+    _write_entries(config_dir, sims)
+    print("Simulators:", ", ".join(f"{k} on port {getattr(s, 'port', '-')}" for k, s in sims.items()))
+    hass = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "homeassistant", "--config", str(config_dir)
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, hass.terminate)
+    onboarding = loop.create_task(_onboard())
+    started = loop.time()
+    while hass.returncode is None:
+        _animate(sims, loop.time() - started)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hass.wait(), 1)
+    onboarding.cancel()
+    for sim in sims.values():
+        await sim.stop()
+    return hass.returncode or 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(Path(sys.argv[1]).resolve())))

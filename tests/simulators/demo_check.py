@@ -1,0 +1,46 @@
+"""Log in to the running demo and print the home_battery entities' states (a smoke check)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import aiohttp
+
+from .demo import CLIENT_ID, PASSWORD, URL, USER
+
+
+async def token(session: aiohttp.ClientSession) -> str:
+    """Log in as the demo user and return an access token."""
+    async with session.post(
+        f"{URL}/auth/login_flow",
+        json={"client_id": CLIENT_ID, "handler": ["homeassistant", None], "redirect_uri": CLIENT_ID},
+    ) as response:
+        flow_id = (await response.json())["flow_id"]
+    async with session.post(
+        f"{URL}/auth/login_flow/{flow_id}",
+        json={"client_id": CLIENT_ID, "username": USER, "password": PASSWORD},
+    ) as response:
+        code = (await response.json())["result"]
+    async with session.post(
+        f"{URL}/auth/token",
+        data={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
+    ) as response:
+        return str((await response.json())["access_token"])
+
+
+async def main() -> int:
+    """Print every battery entity; fail when there are none."""
+    async with aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bearer {await token(session)}"}
+        async with session.get(f"{URL}/api/states", headers=headers) as response:
+            states = await response.json()
+    ours = [s for s in states if "victron" in s["entity_id"] or "battery" in s["entity_id"]]
+    for state in ours:
+        unit = state["attributes"].get("unit_of_measurement", "")
+        print(f"{state['entity_id']:<60} {state['state']} {unit}")
+    return 0 if ours else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
