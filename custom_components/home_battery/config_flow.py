@@ -31,6 +31,7 @@ from .devices.model import (
     DeviceError,
     DeviceIdentity,
     DeviceRejectedError,
+    DeviceSilentError,
 )
 from .families import FAMILIES, Family
 
@@ -48,6 +49,8 @@ async def _probe(
         return None, {"base": "invalid_auth"}, {}
     except DeviceRejectedError as err:
         return None, {"base": "invalid_unit_id"}, {"unit_id": str(err.unit_id)}
+    except DeviceSilentError:
+        return None, {"base": "no_data"}, {}
     except DeviceConnectionError:
         return None, {"base": "cannot_connect"}, {}
     except DeviceError:

@@ -106,6 +106,9 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
             ) from err
         except DeviceError as err:
             self._check_grace_period()
+            if self._within_tolerated_outage():
+                LOGGER.debug("%s: read failed, keeping the last state: %s", self.name, err)
+                return self.data
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="communication_error",
@@ -125,6 +128,15 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         self.energy.add(float(power), self.clock())
         state[Key.ENERGY_CHARGED] = round(self.energy.charged_kwh, 4)
         state[Key.ENERGY_DISCHARGED] = round(self.energy.discharged_kwh, 4)
+
+    def _within_tolerated_outage(self) -> bool:
+        """Return True while a failing link is still inside the device's tolerated outage."""
+        tolerated = self.device.capabilities.unavailable_after
+        return (
+            self.data is not None
+            and self.last_update_success
+            and self.clock() - self._last_contact <= tolerated
+        )
 
     def _check_grace_period(self) -> None:
         """Remember to release a forced mode once contact has been lost for too long."""

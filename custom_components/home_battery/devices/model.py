@@ -99,6 +99,9 @@ class Capabilities:
     control_refresh_interval: float | None = None
     # Keys the device counts itself; the others are integrated from battery power.
     energy_counters: frozenset[str] = field(default_factory=frozenset)
+    # Seconds of failed reads to ride out before the entities go unavailable (for links that
+    # drop often, such as Solarman loggers); 0: unavailable at the first failed poll.
+    unavailable_after: float = 0.0
 
     @property
     def controllable(self) -> bool:
@@ -112,6 +115,10 @@ class DeviceError(Exception):
 
 class DeviceConnectionError(DeviceError):
     """The device cannot be reached, or stopped answering."""
+
+
+class DeviceSilentError(DeviceConnectionError):
+    """The link is open but the device sent nothing (a quiet CAN bus, no MQTT state)."""
 
 
 class DeviceAuthError(DeviceError):
