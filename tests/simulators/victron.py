@@ -29,6 +29,7 @@ class VictronSimulator:
         watchdog: float = 60.0,
         tick: float = 0.1,
         time_scale: float = 1.0,
+        serial: str = SERIAL,
     ) -> None:
         self.system, self.vebus, self.battery = RegisterBank(), RegisterBank(), RegisterBank()
         self.peer = ModbusPeer(
@@ -43,6 +44,7 @@ class VictronSimulator:
         self.pv_dc_w = 1500.0
         self.pv_ac_w = 0.0
         self.temperature = 23.5
+        self.serial = serial
         self.override_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._define()
@@ -68,7 +70,7 @@ class VictronSimulator:
             sysb.define(first, count)
         sysb.define(2700, 19)
         sysb.define(2900, 4)
-        sysb.set_string(800, SERIAL, 6)
+        sysb.set_string(800, self.serial, 6)
         sysb.writable.update(range(2700, 2709))
         sysb.writable.update({2716, 2717, 2901, 2902})
         sysb.set_i16(2700, 0)  # ESS grid setpoint
