@@ -1,0 +1,203 @@
+"""Following the plan: re-plan on price, state and slot changes; apply each slot's power.
+
+Re-planning happens when prices or the state change and at slot boundaries; while schedule
+control is on, each slot's power becomes the setpoint at the slot's start. A battery with a
+price entity in its options is planned continuously, so the `schedule` sensor always shows the
+plan; only the `schedule_control` switch lets the plan drive the battery.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.event import (
+    async_track_point_in_utc_time,
+    async_track_state_change_event,
+)
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_LOAD_FORECAST_ENTITY,
+    CONF_PRICE_ENTITY,
+    CONF_PV_FORECAST_ENTITY,
+    CONF_SELL_PRICE_ENTITY,
+    DOMAIN,
+    LOGGER,
+)
+from .devices.model import Key
+from .planning import PlanRequest, async_plan, battery_defaults, resolve_source
+from .schedule import Plan, PlanSlot
+
+if TYPE_CHECKING:
+    from .coordinator import HomeBatteryCoordinator
+
+# Re-plan when the state of charge strays this far (percentage points) from what the plan
+# expected now, but not more often than once a minute: a plan does not flap with noise.
+SOC_DEVIATION = 3.0
+MIN_REPLAN_INTERVAL = timedelta(minutes=1)
+SOURCES = (
+    CONF_PRICE_ENTITY,
+    CONF_SELL_PRICE_ENTITY,
+    CONF_PV_FORECAST_ENTITY,
+    CONF_LOAD_FORECAST_ENTITY,
+)
+
+
+def slot_action(slot: PlanSlot | None) -> str | None:
+    """Return what the battery does in a slot: charge, discharge or idle."""
+    if slot is None:
+        return None
+    if slot.power > 10:
+        return "discharge"
+    return "charge" if slot.power < -10 else "idle"
+
+
+class ScheduleFollower:
+    """Keeps one battery's plan current and, while enabled, makes the battery follow it."""
+
+    def __init__(self, coordinator: HomeBatteryCoordinator) -> None:
+        """Nothing runs until `async_start`."""
+        self.coordinator = coordinator
+        self.hass = coordinator.hass
+        self.enabled = False
+        self.plan: Plan | None = None
+        self.updated: datetime | None = None
+        self.error: str | None = None
+        self._unsubs: list[CALLBACK_TYPE] = []
+        self._unsub_boundary: CALLBACK_TYPE | None = None
+        self._last_plan_at: datetime | None = None
+
+    @property
+    def _options(self) -> dict[str, Any]:
+        return dict(self.coordinator.config_entry.options)
+
+    @property
+    def configured(self) -> bool:
+        """Return True when the options name a price entity to plan against."""
+        return bool(self._options.get(CONF_PRICE_ENTITY))
+
+    def current_slot(self) -> PlanSlot | None:
+        """Return the slot of the plan that covers now."""
+        now = dt_util.utcnow()
+        if self.plan is None:
+            return None
+        return next((s for s in self.plan.slots if s.start <= now < s.end), None)
+
+    async def async_start(self) -> None:
+        """Plan now, and again when the sources or the battery's state change."""
+        if not self.configured:
+            return
+        sources = [e for key in SOURCES if (e := self._options.get(key))]
+        self._unsubs.append(
+            async_track_state_change_event(self.hass, sources, self._async_on_source_change)
+        )
+        self._unsubs.append(self.coordinator.async_add_listener(self._on_battery_update))
+        await self.async_replan()
+
+    @callback
+    def async_stop(self) -> None:
+        """Stop planning (unload)."""
+        for unsub in self._unsubs:
+            unsub()
+        self._unsubs.clear()
+        if self._unsub_boundary is not None:
+            self._unsub_boundary()
+            self._unsub_boundary = None
+
+    async def async_enable(self) -> None:
+        """Let the plan drive the battery, starting with the current slot."""
+        if not self.configured:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="no_price_entity"
+            )
+        self.enabled = True
+        await self.async_replan()
+
+    async def async_disable(self) -> None:
+        """Stop following the plan and return the battery to auto."""
+        self.enabled = False
+        await self.coordinator.async_release("schedule control turned off")
+        self.coordinator.async_update_listeners()
+
+    async def _async_on_source_change(self, _event: Event[EventStateChangedData]) -> None:
+        await self.async_replan()
+
+    @callback
+    def _on_battery_update(self) -> None:
+        """Re-plan when the state of charge strays from the plan."""
+        slot, data = self.current_slot(), self.coordinator.data or {}
+        soc = data.get(Key.STATE_OF_CHARGE)
+        if slot is None or not isinstance(soc, int | float) or self._last_plan_at is None:
+            return
+        if dt_util.utcnow() - self._last_plan_at < MIN_REPLAN_INTERVAL:
+            return
+        if abs(soc - self._expected_soc(slot)) > SOC_DEVIATION:
+            self.coordinator.config_entry.async_create_background_task(
+                self.hass, self.async_replan(), f"{DOMAIN} re-plan"
+            )
+
+    def _expected_soc(self, slot: PlanSlot) -> float:
+        """Return the state of charge the plan expects now: linear within the current slot."""
+        assert self.plan is not None
+        index = self.plan.slots.index(slot)
+        start_soc = self.plan.slots[index - 1].state_of_charge if index else slot.state_of_charge
+        share = (dt_util.utcnow() - slot.start) / (slot.end - slot.start)
+        return start_soc + (slot.state_of_charge - start_soc) * share
+
+    async def async_replan(self) -> None:
+        """Plan from now with the current state, then apply the current slot if enabled."""
+        options = self._options
+        try:
+            request = PlanRequest(
+                prices=resolve_source(self.hass, options[CONF_PRICE_ENTITY]),
+                sell_prices=resolve_source(self.hass, options.get(CONF_SELL_PRICE_ENTITY)),
+                pv_forecast=resolve_source(self.hass, options.get(CONF_PV_FORECAST_ENTITY)),
+                load_forecast=resolve_source(self.hass, options.get(CONF_LOAD_FORECAST_ENTITY)),
+                battery=battery_defaults(self.coordinator),
+            )
+            self.plan = await async_plan(self.hass, request)
+            self.error = None
+        except HomeAssistantError as err:
+            # Prices not there yet (e.g. tomorrow's not published, entity unavailable):
+            # keep the last plan and try again at the next slot boundary or price change.
+            if self.error != str(err):
+                LOGGER.warning("%s: cannot plan: %s", self.coordinator.config_entry.title, err)
+            self.error = str(err)
+        self._last_plan_at = self.updated = dt_util.utcnow()
+        self._schedule_boundary()
+        if self.enabled:
+            await self._apply()
+        self.coordinator.async_update_listeners()
+
+    def _schedule_boundary(self) -> None:
+        if self._unsub_boundary is not None:
+            self._unsub_boundary()
+        slot = self.current_slot()
+        when = slot.end if slot else dt_util.utcnow() + timedelta(minutes=15)
+        self._unsub_boundary = async_track_point_in_utc_time(
+            self.hass, self._async_on_boundary, when
+        )
+
+    async def _async_on_boundary(self, _now: datetime) -> None:
+        self._unsub_boundary = None
+        await self.async_replan()
+
+    async def _apply(self) -> None:
+        """Set the current slot's power, within what the device can take."""
+        slot = self.current_slot()
+        if slot is None:
+            return
+        low, high = self.coordinator.device.power_limits()
+        power = round(min(high, max(low, slot.power)), -1)
+        try:
+            await self.coordinator.async_set_power_setpoint(power)
+        except HomeAssistantError as err:
+            LOGGER.warning(
+                "%s: could not apply the planned %s W: %s",
+                self.coordinator.config_entry.title,
+                power,
+                err,
+            )
