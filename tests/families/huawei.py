@@ -1,0 +1,54 @@
+"""Huawei SUN2000 with LUNA2000 expectations for the shared family suite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.const import CONF_HOST, CONF_PORT
+
+from custom_components.home_battery.const import CONF_FAMILY, CONF_UNIT_ID
+
+from ..simulators.huawei import SERIAL, STOP, HuaweiSimulator
+from . import FamilyCase
+
+
+def entry_data(sim: HuaweiSimulator) -> dict[str, Any]:
+    """Config data pointing at the simulator (through an SDongle: unit id 1)."""
+    return {CONF_FAMILY: "huawei", CONF_HOST: "127.0.0.1", CONF_PORT: sim.port, CONF_UNIT_ID: 1}
+
+
+CASE = FamilyCase(
+    key="huawei",
+    title="Huawei SUN2000",
+    serial=SERIAL,
+    make_simulator=HuaweiSimulator,
+    entry_data=entry_data,
+    expected={
+        "sensor.huawei_sun2000_state_of_charge": (55.0, "%"),
+        # The inverter reports +2500 (+ = charging on the wire): charging is negative here.
+        "sensor.huawei_sun2000_battery_power": (-2500, "W"),
+        "sensor.huawei_sun2000_battery_voltage": (450.0, "V"),
+        "sensor.huawei_sun2000_battery_current": (-5.6, "A"),
+        # The meter reports +400 (+ = exporting on the wire): exporting is negative here.
+        "sensor.huawei_sun2000_grid_power": (-400, "W"),
+        "sensor.huawei_sun2000_solar_power": (3500, "W"),
+        # Inverter output 1000 W − 400 W exported.
+        "sensor.huawei_sun2000_house_consumption": (600, "W"),
+        "sensor.huawei_sun2000_grid_energy_imported": (5432.1, "kWh"),
+        "sensor.huawei_sun2000_grid_energy_exported": (3210.98, "kWh"),
+        "sensor.huawei_sun2000_energy_charged": (1234.56, "kWh"),
+        "sensor.huawei_sun2000_energy_discharged": (1100.12, "kWh"),
+        "sensor.huawei_sun2000_capacity": (10.0, "kWh"),
+        "sensor.huawei_sun2000_stored_energy": (5.5, "kWh"),
+        "sensor.huawei_sun2000_maximum_charge_power": (2500, "W"),
+        "sensor.huawei_sun2000_maximum_discharge_power": (5000, "W"),
+        "sensor.huawei_sun2000_operating_state": ("charging", None),
+        "select.huawei_sun2000_operating_mode": ("auto", None),
+        "binary_sensor.huawei_sun2000_alarm": ("off", None),
+    },
+    setpoint=2000,
+    out_of_range=-3000,  # the battery charges at 2500 W at most
+    commanded_power=lambda sim: sim.forcible_power(),
+    released=lambda sim: sim.bank.get_u16(47100) == STOP,
+    modbus=True,
+)
