@@ -1,0 +1,149 @@
+"""MQTT batteries end to end: a real broker on loopback, HA's MQTT integration, the battery.
+
+The shared family suite covers the flow, entities, setpoint, faults and diagnostics against
+the same simulator; these are the MQTT-specific extras.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+from datetime import timedelta
+
+from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
+from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import ATTR_ENTITY_ID, EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
+from custom_components.home_battery.mqtt_family import CONF_COMMAND_FORMAT
+
+from .families.mqtt import entry_data, mqtt_entry, mqtt_test_tuning
+from .simulators.mqtt_battery import IDENTIFIER, MqttBatterySimulator
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+BATTERY_POWER = "sensor.mqtt_battery_battery_power"
+SETPOINT = "number.mqtt_battery_power_setpoint"
+MODE = "select.mqtt_battery_operating_mode"
+
+
+@pytest.fixture
+async def sim(
+    hass: HomeAssistant, socket_enabled: None, mock_hass_config: None
+) -> AsyncGenerator[MqttBatterySimulator]:
+    """The broker with the battery, and Home Assistant's MQTT integration connected to it."""
+    simulator = MqttBatterySimulator()
+    await simulator.start()
+    with mqtt_test_tuning():
+        support = mqtt_entry(simulator, birth=True)
+        broker_entry = MockConfigEntry(
+            domain=support.domain, data=support.data, minor_version=support.minor_version
+        )
+        broker_entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(broker_entry.entry_id)
+        yield simulator
+        for config_entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            await hass.config_entries.async_unload(config_entry.entry_id)
+        await hass.config_entries.async_unload(broker_entry.entry_id)
+    await simulator.stop()
+
+
+async def _set_up(hass: HomeAssistant, sim: MqttBatterySimulator, **changes: str) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="MQTT battery",
+        data={**entry_data(sim), **changes},
+        unique_id=IDENTIFIER,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    """Wait (up to 2 s) for the battery to act on a command it gets through the broker."""
+    for _ in range(100):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the battery did not act on the command")
+
+
+async def _poll(hass: HomeAssistant) -> None:
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+async def test_text_commands_obeyed_and_seen_in_the_state(
+    hass: HomeAssistant, sim: MqttBatterySimulator
+) -> None:
+    """The battery obeys CHARGE/IDLE; its published power is how Home Assistant sees it obey.
+
+    Plain MQTT has no read-back: what is verified is that the broker took the command (QoS 1)
+    and, afterwards, the power the battery reports.
+    """
+    await _set_up(hass, sim, **{CONF_COMMAND_FORMAT: "text"})
+    assert float(_state(hass, BATTERY_POWER)) == -600  # its own automatic mode
+    await hass.services.async_call(
+        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: -1500}, blocking=True
+    )
+    await _until(lambda: sim.commands == ["CHARGE 1500W"])
+    await asyncio.sleep(0.2)  # the battery publishes its new state
+    await _poll(hass)
+    assert float(_state(hass, BATTERY_POWER)) == -1500
+    assert _state(hass, MODE) == "manual"
+    await hass.services.async_call(
+        "select", SERVICE_SELECT_OPTION, {ATTR_ENTITY_ID: MODE, ATTR_OPTION: "auto"}, blocking=True
+    )
+    await _until(lambda: sim.commands[-1:] == ["IDLE"] and sim.mode == "auto")
+
+
+async def test_release_on_stop_reaches_the_battery(
+    hass: HomeAssistant, sim: MqttBatterySimulator
+) -> None:
+    """Stopping Home Assistant: the auto command still goes out through the broker."""
+    await _set_up(hass, sim)
+    await hass.services.async_call(
+        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: 1000}, blocking=True
+    )
+    await _until(lambda: sim.mode == "manual" and sim.commanded_w == 1000)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    await _until(lambda: sim.mode == "auto")
+
+
+async def test_flow_reports_a_wrong_value_path(
+    hass: HomeAssistant, sim: MqttBatterySimulator
+) -> None:
+    """The retained state arrives, but not where the form says: the form names the path."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "mqtt"}
+    )
+    form = {**entry_data(sim), "state_of_charge_path": "bms.soc"}
+    form.pop(CONF_FAMILY)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], form)
+    assert result["errors"] == {"base": "invalid_data"}
+    assert result["description_placeholders"] == {
+        "detail": "home/battery/state: no value at 'bms.soc'"
+    }
+
+
+async def test_mqtt_integration_unloaded(hass: HomeAssistant, sim: MqttBatterySimulator) -> None:
+    """Unloading Home Assistant's MQTT integration disconnects it: the battery is unavailable."""
+    await _set_up(hass, sim)
+    (broker_entry,) = hass.config_entries.async_entries("mqtt")
+    assert await hass.config_entries.async_unload(broker_entry.entry_id)
+    await _poll(hass)
+    assert _state(hass, "sensor.mqtt_battery_state_of_charge") == STATE_UNAVAILABLE

@@ -1,0 +1,339 @@
+"""Sessy end to end: Home Assistant drives the real client against the HTTP simulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+from ipaddress import ip_address
+from typing import Any
+
+from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
+from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_ZEROCONF, ConfigEntryState
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    EVENT_HOMEASSISTANT_STOP,
+    STATE_UNAVAILABLE,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.home_battery.const import DOMAIN
+
+from .families.sessy import entry_data
+from .simulators.faults import Fault
+from .simulators.sessy import API, NOM, PASSWORD, SERIAL, SessySimulator
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+SETPOINT = "number.sessy_power_setpoint"
+MODE = "select.sessy_operating_mode"
+SOC = "sensor.sessy_state_of_charge"
+BATTERY_POWER = "sensor.sessy_battery_power"
+
+
+@pytest.fixture
+async def sessy_sim(socket_enabled: None) -> AsyncGenerator[SessySimulator]:
+    sim = SessySimulator()
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+@pytest.fixture
+def sessy_entry(sessy_sim: SessySimulator) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN, title="Sessy", data=entry_data(sessy_sim), unique_id=SERIAL
+    )
+
+
+@pytest.fixture
+async def sessy(hass: HomeAssistant, sessy_entry: MockConfigEntry) -> MockConfigEntry:
+    sessy_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(sessy_entry.entry_id)
+    await hass.async_block_till_done()
+    return sessy_entry
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+async def _poll(hass: HomeAssistant) -> None:
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _writes(sim: SessySimulator) -> list[tuple[str, Any]]:
+    return [(r.path, r.body) for r in sim.peer.writes]
+
+
+async def _set(hass: HomeAssistant, value: float) -> None:
+    await hass.services.async_call(
+        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: value}, blocking=True
+    )
+
+
+async def _select(hass: HomeAssistant, option: str) -> None:
+    await hass.services.async_call(
+        "select", SERVICE_SELECT_OPTION, {ATTR_ENTITY_ID: MODE, ATTR_OPTION: option}, blocking=True
+    )
+
+
+def _announcement(sim: SessySimulator, name: str = "sessy-k4r7") -> ZeroconfServiceInfo:
+    """What a Sessy dongle announces over mDNS: `_http._tcp` named sessy-xxxx, its serial."""
+    address = ip_address("127.0.0.1")
+    return ZeroconfServiceInfo(
+        ip_address=address,
+        ip_addresses=[address],
+        port=sim.port,
+        hostname=f"{name}.local.",
+        type="_http._tcp.local.",
+        name=f"{name}._http._tcp.local.",
+        properties={"serial": SERIAL.lower()},
+    )
+
+
+def _suggested(result: Any) -> dict[str, Any]:
+    return {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in result["data_schema"].schema
+    }
+
+
+# --- config flow, reauth and discovery ---------------------------------------------------------
+
+
+async def test_config_flow_invalid_auth(hass: HomeAssistant, sessy_sim: SessySimulator) -> None:
+    """A wrong password is reported on the form; the right one creates the entry."""
+    user_input = {**entry_data(sessy_sim), CONF_PASSWORD: "WRONG"}
+    user_input.pop("family")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "sessy"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**user_input, CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_changed_password_starts_reauth_and_reloads(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """A password rejected while polling: reauth asks for the credentials and reloads."""
+    sessy_sim.password = "N3WPASS1"
+    await _poll(hass)
+    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    flow = next(iter(sessy.async_get_active_flows(hass, {SOURCE_REAUTH})))
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_USERNAME: SERIAL, CONF_PASSWORD: PASSWORD}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert list(result["data_schema"].schema) == [CONF_USERNAME, CONF_PASSWORD]
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_USERNAME: SERIAL, CONF_PASSWORD: "N3WPASS1"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert sessy.data[CONF_PASSWORD] == "N3WPASS1"
+    assert sessy.state is ConfigEntryState.LOADED
+    assert float(_state(hass, SOC)) == 64
+
+
+async def test_reauth_with_another_dongle_is_refused(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """The username is the dongle's serial: credentials of another Sessy are not taken."""
+    sessy_sim.username, sessy_sim.password = "DOTHER99", "OTHERPW1"
+    await _poll(hass)
+    flow = next(iter(sessy.async_get_active_flows(hass, {SOURCE_REAUTH})))
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_USERNAME: "DOTHER99", CONF_PASSWORD: "OTHERPW1"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_device"
+    assert sessy.data[CONF_USERNAME] == SERIAL
+
+
+async def test_zeroconf_discovery_prefills_the_form(
+    hass: HomeAssistant, sessy_sim: SessySimulator
+) -> None:
+    """A discovered Sessy opens its form with the address and serial filled in."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_announcement(sessy_sim)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "sessy"
+    host = f"127.0.0.1:{sessy_sim.port}"
+    assert _suggested(result) == {CONF_HOST: host, CONF_USERNAME: SERIAL, CONF_PASSWORD: None}
+    flow = next(iter(hass.config_entries.flow.async_progress_by_handler(DOMAIN)))
+    assert flow["context"]["title_placeholders"] == {"name": "sessy-k4r7"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_HOST: host, CONF_USERNAME: SERIAL, CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == SERIAL
+    assert result["data"][CONF_HOST] == host
+    await hass.async_block_till_done()
+
+
+async def test_zeroconf_known_sessy_at_new_address_updates_the_entry(
+    hass: HomeAssistant, sessy_entry: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """A configured Sessy announced at another address: the entry follows, nothing asked."""
+    sessy_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        sessy_entry, data={**sessy_entry.data, CONF_HOST: "192.0.2.7"}
+    )
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_announcement(sessy_sim)
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert sessy_entry.data[CONF_HOST] == f"127.0.0.1:{sessy_sim.port}"
+
+
+async def test_zeroconf_other_http_device_is_ignored(
+    hass: HomeAssistant, sessy_sim: SessySimulator
+) -> None:
+    """Only announcements named sessy-* are taken."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_ZEROCONF},
+        data=_announcement(sessy_sim, name="printer-3f"),
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_supported"
+
+
+# --- control -----------------------------------------------------------------------------------
+
+
+async def test_setpoint_sign_and_strategy(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """A charge setpoint goes out negative, after the API strategy; the battery follows."""
+    await _set(hass, -1200)
+    assert _writes(sessy_sim) == [
+        ("/api/v1/power/active_strategy", {"strategy": API}),
+        ("/api/v1/power/setpoint", {"setpoint": -1200}),
+    ]
+    await _set(hass, 800)
+    assert _writes(sessy_sim)[-1] == ("/api/v1/power/setpoint", {"setpoint": 800})
+    assert len(_writes(sessy_sim)) == 3  # the strategy is not sent again
+    await _poll(hass)
+    assert float(_state(hass, BATTERY_POWER)) == 800
+    assert _state(hass, MODE) == "manual"
+    assert _state(hass, "sensor.sessy_operating_state") == "discharging"
+
+
+async def test_out_of_range_refused_nothing_sent(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """Beyond the Sessy's 2.2 kW: a translated error, and nothing goes to the battery."""
+    # The number's bounds are the Sessy's: Home Assistant's own check refuses first...
+    with pytest.raises(ServiceValidationError) as err:
+        await _set(hass, 2500)
+    assert err.value.translation_key == "out_of_range"
+    # ...and ours, for callers that bypass the entity (the schedule).
+    with pytest.raises(ServiceValidationError) as err:
+        await sessy.runtime_data.async_set_power_setpoint(-2201)
+    assert err.value.translation_key == "value_out_of_range"
+    assert _writes(sessy_sim) == []
+
+
+async def test_setpoint_ignored_by_battery_raises(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """The setpoint is read back from the power status; one that did not take is reported."""
+    sessy_sim.ignore_setpoints = True
+    with pytest.raises(HomeAssistantError) as err:
+        await _set(hass, 1000)
+    assert err.value.translation_key == "write_not_accepted"
+
+
+async def test_strategies_as_modes(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """Sessy's strategies are modes; a strategy set in the Sessy app is shown."""
+    state = hass.states.get(MODE)
+    assert state is not None
+    assert state.attributes["options"] == [
+        "auto",
+        "manual",
+        "dynamic",
+        "idle",
+        "eco",
+        "sessy_connect",
+    ]
+    await _select(hass, "idle")
+    assert sessy_sim.strategy == "POWER_STRATEGY_IDLE"
+    assert _state(hass, MODE) == "idle"
+    await _select(hass, "auto")
+    assert sessy_sim.strategy == NOM
+    sessy_sim.strategy = "POWER_STRATEGY_ROI"
+    await _poll(hass)
+    assert _state(hass, MODE) == "dynamic"
+
+
+async def test_release_on_unload_and_stop(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """Stopping Home Assistant returns the Sessy to its own strategy (NOM)."""
+    await _set(hass, 1500)
+    assert sessy_sim.strategy == API
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert sessy_sim.strategy == NOM
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+
+async def test_stalled_dongle_times_out(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """A dongle that stops answering makes the entities unavailable after the timeout."""
+    sessy.runtime_data.device.http.timeout = 0.3  # seconds; 10 in production
+    await sessy_sim.set_fault(Fault.STALL)
+    await _poll(hass)
+    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await sessy_sim.set_fault(Fault.NONE)
+    await _poll(hass)
+    assert float(_state(hass, SOC)) == 64
+
+
+async def test_missing_state_of_charge_fails_the_poll(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """An answer without the state of charge is not a state: entities unavailable."""
+    sessy_sim.omitted = {"state_of_charge"}
+    await _poll(hass)
+    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    sessy_sim.omitted = set()
+    await _poll(hass)
+    assert float(_state(hass, SOC)) == 64
+
+
+async def test_error_state_raises_the_alarm(
+    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+) -> None:
+    """SYSTEM_STATE_ERROR is a system error and a fault."""
+    sessy_sim.system_state = "SYSTEM_STATE_ERROR"
+    await _poll(hass)
+    assert _state(hass, "binary_sensor.sessy_system_error") == "on"
+    assert _state(hass, "binary_sensor.sessy_alarm") == "on"
+    assert _state(hass, "sensor.sessy_operating_state") == "fault"

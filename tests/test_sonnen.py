@@ -1,0 +1,342 @@
+"""sonnenBatterie end to end: Home Assistant drives the real client against the HTTP simulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+import logging
+from typing import Any
+
+from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
+from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    CONF_API_TOKEN,
+    EVENT_HOMEASSISTANT_STOP,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.home_battery.const import DOMAIN
+
+from .families.sonnen import entry_data
+from .simulators.faults import Fault
+from .simulators.sonnen import (
+    MANUAL,
+    SELF_CONSUMPTION,
+    SERIAL,
+    TIME_OF_USE,
+    TOKEN,
+    SonnenSimulator,
+)
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+SETPOINT = "number.sonnenbatterie_power_setpoint"
+MIN_SOC = "number.sonnenbatterie_minimum_state_of_charge"
+MODE = "select.sonnenbatterie_operating_mode"
+SOC = "sensor.sonnenbatterie_state_of_charge"
+BATTERY_POWER = "sensor.sonnenbatterie_battery_power"
+SOLAR = "sensor.sonnenbatterie_solar_power"
+NEW_TOKEN = "0f9e8d7c-new-token"
+
+
+@pytest.fixture
+async def sonnen_sim(socket_enabled: None) -> AsyncGenerator[SonnenSimulator]:
+    sim = SonnenSimulator()
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+@pytest.fixture
+def sonnen_entry(sonnen_sim: SonnenSimulator) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN, title="sonnenBatterie", data=entry_data(sonnen_sim), unique_id=SERIAL
+    )
+
+
+@pytest.fixture
+async def sonnen(hass: HomeAssistant, sonnen_entry: MockConfigEntry) -> MockConfigEntry:
+    sonnen_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(sonnen_entry.entry_id)
+    await hass.async_block_till_done()
+    return sonnen_entry
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+async def _poll(hass: HomeAssistant, seconds: float = 11) -> None:
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _writes(sim: SonnenSimulator) -> list[tuple[str, str, Any]]:
+    return [(r.method, r.path, r.body) for r in sim.peer.writes]
+
+
+async def _set(hass: HomeAssistant, entity_id: str, value: float) -> None:
+    await hass.services.async_call(
+        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: value}, blocking=True
+    )
+
+
+async def _select(hass: HomeAssistant, option: str) -> None:
+    await hass.services.async_call(
+        "select", SERVICE_SELECT_OPTION, {ATTR_ENTITY_ID: MODE, ATTR_OPTION: option}, blocking=True
+    )
+
+
+# --- config flow and reauth --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["http_401", "legacy_empty_answer"])
+async def test_config_flow_invalid_token(
+    hass: HomeAssistant, sonnen_sim: SonnenSimulator, legacy: bool
+) -> None:
+    """A wrong token is reported on the form (401, or `{}` from older firmware)."""
+    sonnen_sim.legacy_empty_on_bad_token = legacy
+    user_input = {**entry_data(sonnen_sim), CONF_API_TOKEN: "wrong"}
+    user_input.pop("family")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "sonnen"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**user_input, CONF_API_TOKEN: TOKEN}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == SERIAL
+    await hass.async_block_till_done()
+
+
+async def test_revoked_token_starts_reauth_and_new_token_reloads(
+    hass: HomeAssistant,
+    sonnen: MockConfigEntry,
+    sonnen_sim: SonnenSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A token rejected while polling: entities unavailable, reauth asks for a new token."""
+    sonnen_sim.token = NEW_TOKEN
+    await _poll(hass)
+    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    assert "Authentication failed" in caplog.text
+    flows = sonnen.async_get_active_flows(hass, {SOURCE_REAUTH})
+    flow = next(iter(flows))
+    assert flow["step_id"] == "reauth_confirm"
+    # The form asks for the token only; a wrong one is refused there.
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_API_TOKEN: "still-wrong"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    assert list(result["data_schema"].schema) == [CONF_API_TOKEN]
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {CONF_API_TOKEN: NEW_TOKEN}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert sonnen.data[CONF_API_TOKEN] == NEW_TOKEN
+    assert sonnen.state is ConfigEntryState.LOADED
+    assert float(_state(hass, SOC)) == 72
+
+
+async def test_rejected_token_at_setup_starts_reauth(
+    hass: HomeAssistant, sonnen_entry: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """A token already wrong at startup: setup fails with reauth, not endless retries."""
+    sonnen_sim.token = NEW_TOKEN
+    sonnen_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(sonnen_entry.entry_id)
+    await hass.async_block_till_done()
+    assert sonnen_entry.state is ConfigEntryState.SETUP_ERROR
+    assert sonnen_entry.async_get_active_flows(hass, {SOURCE_REAUTH})
+
+
+async def test_rejected_token_on_control_starts_reauth(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """A setpoint refused for the token: a translated error, and reauth starts."""
+    sonnen_sim.token = NEW_TOKEN
+    with pytest.raises(HomeAssistantError) as err:
+        await _set(hass, SETPOINT, 1000)
+    assert err.value.translation_key == "authentication_failed"
+    await hass.async_block_till_done()
+    assert sonnen.async_get_active_flows(hass, {SOURCE_REAUTH})
+    assert sonnen_sim.mode == SELF_CONSUMPTION
+
+
+# --- control -----------------------------------------------------------------------------------
+
+
+async def test_setpoints_use_the_right_endpoint_and_sign(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """+ discharges through /discharge/W, − charges through /charge/W, after manual mode."""
+    await _set(hass, SETPOINT, 2000)
+    await _set(hass, SETPOINT, -1500)
+    assert _writes(sonnen_sim) == [
+        ("PUT", "/api/v2/configurations", {"EM_OperatingMode": MANUAL}),
+        ("POST", "/api/v2/setpoint/discharge/2000", None),
+        ("POST", "/api/v2/setpoint/charge/1500", None),
+    ]
+    assert sonnen_sim.battery_power() == -1500
+    await _poll(hass)
+    assert float(_state(hass, BATTERY_POWER)) == -1500
+    assert float(_state(hass, SETPOINT)) == -1500
+    assert _state(hass, MODE) == "manual"
+
+
+async def test_out_of_range_refused_nothing_sent(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """The inverter's limit (IC_InverterMaxPower_w 4600) bounds the setpoint."""
+    state = hass.states.get(SETPOINT)
+    assert state is not None
+    assert (state.attributes["min"], state.attributes["max"]) == (-4600, 4600)
+    with pytest.raises(ServiceValidationError) as err:
+        await sonnen.runtime_data.async_set_power_setpoint(-4700)
+    assert err.value.translation_key == "value_out_of_range"
+    assert _writes(sonnen_sim) == []
+
+
+async def test_mode_change_ignored_by_battery_raises(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """A mode the battery does not take is reported, and no setpoint is sent after it."""
+    sonnen_sim.ignore_configuration = True
+    with pytest.raises(HomeAssistantError) as err:
+        await _set(hass, SETPOINT, 1000)
+    assert err.value.translation_key == "write_not_accepted"
+    assert [w[1] for w in _writes(sonnen_sim)] == ["/api/v2/configurations"]
+    assert _state(hass, MODE) == "auto"
+
+
+async def test_setpoint_refreshed_before_it_times_out(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """The battery drops a setpoint after its timeout; the integration sends it again."""
+    await _set(hass, SETPOINT, 1200)
+    sonnen_sim.setpoint_at -= sonnen_sim.setpoint_timeout + 1  # the battery's timeout passed
+    assert not sonnen_sim.setpoint_active
+    assert sonnen_sim.battery_power() == 0
+    await _poll(hass, 31)  # the control refresh interval
+    assert sonnen_sim.setpoint_active
+    assert sonnen_sim.battery_power() == 1200
+    posts = [w for w in _writes(sonnen_sim) if w[0] == "POST"]
+    assert [p[1] for p in posts] == ["/api/v2/setpoint/discharge/1200"] * 2
+    # Back to auto: self-consumption again, and no more refreshes.
+    await _select(hass, "auto")
+    assert sonnen_sim.mode == SELF_CONSUMPTION
+    writes = len(_writes(sonnen_sim))
+    await _poll(hass, 31)
+    assert len(_writes(sonnen_sim)) == writes
+    assert _state(hass, MODE) == "auto"
+
+
+async def test_time_of_use_mode(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """Time-of-use is offered as its own mode (EM_OperatingMode 10); unload returns to auto."""
+    state = hass.states.get(MODE)
+    assert state is not None
+    assert state.attributes["options"] == ["auto", "manual", "time_of_use"]
+    await _select(hass, "time_of_use")
+    assert sonnen_sim.mode == TIME_OF_USE
+    assert _state(hass, MODE) == "time_of_use"
+    assert await hass.config_entries.async_unload(sonnen.entry_id)
+    await hass.async_block_till_done()
+    assert sonnen_sim.mode == SELF_CONSUMPTION
+
+
+async def test_mode_changed_in_the_sonnen_app_is_shown(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """The select shows the mode the battery reports, whoever set it."""
+    sonnen_sim.mode = TIME_OF_USE
+    await _poll(hass)
+    assert _state(hass, MODE) == "time_of_use"
+    sonnen_sim.mode = "6"  # battery-module extension: no mode of ours
+    await _poll(hass)
+    assert _state(hass, MODE) == STATE_UNKNOWN
+
+
+async def test_backup_reserve_is_the_minimum_state_of_charge(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """The minimum state of charge is sonnen's backup buffer, EM_USOC."""
+    await _set(hass, MIN_SOC, 25)
+    assert _writes(sonnen_sim) == [("PUT", "/api/v2/configurations", {"EM_USOC": "25"})]
+    assert sonnen_sim.backup_buffer == 25
+    assert float(_state(hass, MIN_SOC)) == 25
+
+
+async def test_release_on_stop(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """Stopping Home Assistant returns the battery to self-consumption."""
+    await _set(hass, SETPOINT, 1500)
+    assert sonnen_sim.mode == MANUAL
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert sonnen_sim.mode == SELF_CONSUMPTION
+
+
+# --- faults ------------------------------------------------------------------------------------
+
+
+async def test_stalled_battery_times_out(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """A battery that stops answering makes the entities unavailable after the timeout."""
+    sonnen.runtime_data.device.http.timeout = 0.3  # seconds; 10 in production
+    await sonnen_sim.set_fault(Fault.STALL)
+    await _poll(hass)
+    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await sonnen_sim.set_fault(Fault.NONE)
+    await _poll(hass)
+    assert float(_state(hass, SOC)) == 72
+
+
+async def test_missing_fields(
+    hass: HomeAssistant,
+    sonnen: MockConfigEntry,
+    sonnen_sim: SonnenSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A missing optional field leaves its entity unknown; a missing essential one fails."""
+    sonnen_sim.omitted = {"Production_W"}
+    await _poll(hass)
+    assert _state(hass, SOLAR) == STATE_UNKNOWN
+    assert float(_state(hass, SOC)) == 72
+    caplog.set_level(logging.ERROR)
+    sonnen_sim.omitted = {"USOC"}
+    await _poll(hass)
+    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    assert "the answer lacks USOC" in caplog.text
+    sonnen_sim.omitted = set()
+    await _poll(hass)
+    assert float(_state(hass, SOLAR)) == 5200
+
+
+async def test_shutdown_reason_raises_the_alarm(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """A DC shutdown reason in latestdata is a system error and a fault."""
+    sonnen_sim.shutdown_reasons = {"Inverter Over Temperature"}
+    await _poll(hass)
+    assert _state(hass, "binary_sensor.sonnenbatterie_system_error") == "on"
+    assert _state(hass, "binary_sensor.sonnenbatterie_alarm") == "on"
+    assert _state(hass, "sensor.sonnenbatterie_operating_state") == "fault"
