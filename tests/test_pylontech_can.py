@@ -1,0 +1,243 @@
+"""Pylontech BMS on CAN, family-specific: Home Assistant against the slcan peer on a pty.
+
+The shared suite (test_families.py) covers the config flow, every entity's value, the faults and
+diagnostics; these tests add what only a listen-only bus has: nothing heard, alarms pushed by the
+BMS, nothing ever sent, one bus shared by the config flow and the running entry, and the reader
+thread ending when Home Assistant stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+import threading
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import HomeAssistant, State
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    mock_restore_cache_with_extra_data,
+)
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.home_battery.const import CONF_SILENCE_TIMEOUT, DOMAIN
+
+from .families.pylontech_can import CASE, PERIOD, entry_data
+from .simulators.faults import Fault
+from .simulators.pylontech_can import PylontechCanSimulator
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+ALARM = "binary_sensor.pylontech_bms_alarm"
+HIGH_TEMPERATURE = "binary_sensor.pylontech_bms_high_temperature"
+SYSTEM_ERROR = "binary_sensor.pylontech_bms_system_error"
+CHARGING_ALLOWED = "binary_sensor.pylontech_bms_charging_allowed"
+OPERATING_STATE = "sensor.pylontech_bms_operating_state"
+ENERGY_DISCHARGED = "sensor.pylontech_bms_energy_discharged"
+# What python-can's slcan writes to open the adapter (close, 500 kbit/s, no FD rate, open).
+OPENING_COMMANDS = {"C", "S6", "", "O"}
+
+
+@pytest.fixture
+async def sim() -> AsyncGenerator[PylontechCanSimulator]:
+    """The BMS behind an slcan adapter on a pty."""
+    simulator = PylontechCanSimulator(period=PERIOD)
+    await simulator.start()
+    yield simulator
+    await simulator.stop()
+
+
+@pytest.fixture
+def entry(sim: PylontechCanSimulator) -> MockConfigEntry:
+    """The config entry of the simulated BMS, not yet set up."""
+    return MockConfigEntry(
+        domain=DOMAIN, title=CASE.title, data=entry_data(sim), unique_id=CASE.unique_id(sim)
+    )
+
+
+async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def _poll(hass: HomeAssistant) -> None:
+    """Let a few broadcasts arrive, then fire the next poll."""
+    await asyncio.sleep(3 * PERIOD)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+def _user_input(sim: PylontechCanSimulator, **changes: object) -> dict[str, object]:
+    data: dict[str, object] = {k: v for k, v in entry_data(sim).items() if k != "family"}
+    return data | changes
+
+
+async def test_nothing_heard_then_heard(hass: HomeAssistant, sim: PylontechCanSimulator) -> None:
+    """A silent BMS: the form says nothing was heard within the timeout; then it is heard."""
+    await sim.set_fault(Fault.STALL)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "pylontech_can"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _user_input(sim, **{CONF_SILENCE_TIMEOUT: 1})
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "no_data"}
+    await sim.set_fault(Fault.NONE)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _user_input(sim))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_unknown_interface_opens_nothing(
+    hass: HomeAssistant, sim: PylontechCanSimulator
+) -> None:
+    """An interface python-can does not know is refused on its field, before anything opens."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "pylontech_can"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _user_input(sim, interface="cannot_be")
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"interface": "unknown_can_interface"}
+    assert sim.request_count == 0
+
+
+async def test_device_identity(
+    hass: HomeAssistant,
+    sim: PylontechCanSimulator,
+    entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """The manufacturer comes from 0x35E; the interface and channel identify the battery."""
+    await _set_up(hass, entry)
+    device = device_registry.async_get_device(identifiers={(DOMAIN, f"slcan:{sim.link}")})
+    assert device is not None
+    assert device.manufacturer == "Pylontech"
+    assert device.model == "LV battery (Pylontech CAN protocol)"
+
+
+async def test_diagnostics_without_the_port(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    sim: PylontechCanSimulator,
+    entry: MockConfigEntry,
+) -> None:
+    """The adapter's path (a by-id path names its serial) is redacted; the pack data is there."""
+    await _set_up(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert str(sim.link) not in str(diagnostics)
+    assert diagnostics["entry"]["data"]["interface"] == "slcan"
+    assert diagnostics["device"]["state"]["module_count"] == 2
+    assert diagnostics["device"]["state"]["discharge_voltage_limit"] == 46.0
+
+
+async def test_alarms_pushed_by_the_bms(
+    hass: HomeAssistant, sim: PylontechCanSimulator, entry: MockConfigEntry
+) -> None:
+    """Protection flags raise their alarm and make the state a fault; warnings only alarm."""
+    await _set_up(hass, entry)
+    assert _state(hass, ALARM) == "off"
+    sim.bms.protection = (0x08, 0)  # over-temperature protection: the BMS cut off
+    await _poll(hass)
+    assert _state(hass, HIGH_TEMPERATURE) == "on"
+    assert _state(hass, ALARM) == "on"
+    assert _state(hass, OPERATING_STATE) == "fault"
+    sim.bms.protection = (0, 0)
+    sim.bms.alarms = (0, 0x08)  # internal communication failure warning
+    sim.bms.requests = 0x40  # charging not allowed
+    await _poll(hass)
+    assert _state(hass, HIGH_TEMPERATURE) == "off"
+    assert _state(hass, SYSTEM_ERROR) == "on"
+    assert _state(hass, ALARM) == "on"
+    assert _state(hass, CHARGING_ALLOWED) == "off"
+    assert _state(hass, OPERATING_STATE) == "discharging"
+
+
+async def test_never_sends_a_frame(
+    hass: HomeAssistant, sim: PylontechCanSimulator, entry: MockConfigEntry
+) -> None:
+    """Set up, polls, a config flow for the same bus and unload: only the adapter is opened."""
+    await _set_up(hass, entry)
+    for _ in range(3):
+        await _poll(hass)
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "pylontech_can"})
+    await hass.config_entries.flow.async_configure(result["flow_id"], _user_input(sim))
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert sim.write_count == 0
+    assert set(sim.commands) <= OPENING_COMMANDS | {"C"}
+
+
+async def test_config_flow_shares_the_running_bus(
+    hass: HomeAssistant, sim: PylontechCanSimulator, entry: MockConfigEntry
+) -> None:
+    """Checking the same bus again (add or reconfigure) does not open the port a second time,
+    which would split the adapter's bytes between two readers and garble both."""
+    await _set_up(hass, entry)
+    opened = sim.commands.count("O")
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "pylontech_can"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _user_input(sim))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert sim.commands.count("O") == opened
+    device = entry.runtime_data.device
+    assert device._bad_lines == 0
+    assert device._rejected == 0
+
+
+async def test_energy_integrated_and_restored(
+    hass: HomeAssistant, sim: PylontechCanSimulator, entry: MockConfigEntry
+) -> None:
+    """The BMS counts no energy: integrated from power, continued from the restored value."""
+    mock_restore_cache_with_extra_data(
+        hass,
+        (
+            (
+                State(ENERGY_DISCHARGED, "1.5"),
+                {"native_value": 1.5, "native_unit_of_measurement": "kWh"},
+            ),
+        ),
+    )
+    await _set_up(hass, entry)
+    assert float(_state(hass, ENERGY_DISCHARGED)) == pytest.approx(1.5)
+    coordinator = entry.runtime_data
+    now = [coordinator.clock()]
+    coordinator.clock = lambda: now[0]
+    await _poll(hass)  # first sample on the new clock
+    now[0] += 60
+    await _poll(hass)  # frames stamped on the moved clock keep the data fresh
+    # 640.8 W for 60 s = 0.01068 kWh
+    assert float(_state(hass, ENERGY_DISCHARGED)) == pytest.approx(1.5 + 0.01068, abs=1e-4)
+
+
+async def test_reader_stops_with_home_assistant(
+    hass: HomeAssistant, sim: PylontechCanSimulator, entry: MockConfigEntry
+) -> None:
+    """Entries are not unloaded at stop: the CAN reader thread still ends then."""
+    await _set_up(hass, entry)
+
+    def readers() -> list[str]:
+        return [t.name for t in threading.enumerate() if t.name.startswith("home_battery CAN")]
+
+    assert readers()
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert not readers()
