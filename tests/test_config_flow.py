@@ -10,6 +10,7 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.home_battery.config_flow import HomeBatteryConfigFlow
 from custom_components.home_battery.const import (
     CONF_BATTERY_UNIT_ID,
     CONF_CAPACITY,
@@ -114,3 +115,27 @@ async def test_options_flow_reloads_with_new_interval(
     assert victron.options == options
     assert victron.runtime_data.update_interval is not None
     assert victron.runtime_data.update_interval.total_seconds() == 30
+
+
+def test_only_family_steps_are_served() -> None:
+    """The flow answers `async_step_<family>` for registered families and nothing else."""
+    flow = HomeBatteryConfigFlow()
+    assert callable(flow.async_step_victron)
+    with pytest.raises(AttributeError):
+        _ = flow.async_step_not_a_family
+    with pytest.raises(AttributeError):
+        _ = flow.victron
+
+
+async def test_reconfigure_aborts_while_the_family_cannot_work(hass: HomeAssistant) -> None:
+    """An MQTT battery cannot be reconfigured while Home Assistant's MQTT is not set up."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="MQTT battery",
+        data={"family": "mqtt", "unique_id": "garage-battery"},
+        unique_id="garage-battery",
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "mqtt_not_configured"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+import contextlib
 from datetime import timedelta
 import json
 import logging
@@ -42,11 +44,38 @@ def case(request: pytest.FixtureRequest) -> FamilyCase:
 
 
 @pytest.fixture
-async def sim(case: FamilyCase, socket_enabled: None) -> AsyncGenerator[Any]:
-    """The family's simulator, started on loopback."""
+async def sim(
+    hass: HomeAssistant, case: FamilyCase, socket_enabled: None, mock_hass_config: None
+) -> AsyncGenerator[Any]:
+    """The family's simulator, started on loopback, and the integrations the family needs.
+
+    `mock_hass_config`: an empty configuration.yaml, which integrations such as MQTT read.
+    """
     simulator = case.make_simulator()
     await simulator.start()
-    yield simulator
+    with case.test_patches() if case.test_patches else contextlib.nullcontext():
+        supports = case.support_entries(simulator) if case.support_entries else []
+        support_entries = []
+        for support in supports:
+            support_entry = MockConfigEntry(
+                domain=support.domain,
+                title=support.title,
+                data=support.data,
+                options=support.options,
+                version=support.version,
+                minor_version=support.minor_version,
+            )
+            support_entry.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(support_entry.entry_id)
+            support_entries.append(support_entry)
+        await hass.async_block_till_done()
+        yield simulator
+        if support_entries:
+            # Batteries first: they hand control back through what they depend on.
+            for config_entry in hass.config_entries.async_loaded_entries(DOMAIN):
+                await hass.config_entries.async_unload(config_entry.entry_id)
+            for support_entry in support_entries:
+                await hass.config_entries.async_unload(support_entry.entry_id)
     await simulator.stop()
 
 
@@ -58,12 +87,22 @@ async def entry(hass: HomeAssistant, case: FamilyCase, sim: Simulator) -> MockCo
         title=case.title,
         data=case.entry_data(sim),
         options=case.options,
-        unique_id=case.serial,
+        unique_id=case.unique_id(sim),
     )
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
+
+
+async def _eventually(check: Callable[[], Any], seconds: float = 2.0) -> bool:
+    """Return whether `check` holds within `seconds`: a command sent through a broker (MQTT)
+    reaches the battery only after the service call has returned."""
+    for _ in range(int(seconds / 0.02)):
+        if check():
+            return True
+        await asyncio.sleep(0.02)
+    return bool(check())
 
 
 def _entity(case: FamilyCase, domain: str, key: str) -> str:
@@ -97,7 +136,7 @@ async def test_config_flow_creates_entry(
         result["flow_id"], _user_input(case, sim)
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["result"].unique_id == case.serial
+    assert result["result"].unique_id == case.unique_id(sim)
     assert result["data"] == case.entry_data(sim)
     await hass.async_block_till_done()
 
@@ -178,14 +217,14 @@ async def test_setpoint_written_and_released_on_unload(
         {ATTR_ENTITY_ID: _entity(case, "number", "power_setpoint"), ATTR_VALUE: case.setpoint},
         blocking=True,
     )
-    assert case.commanded_power(sim) == pytest.approx(case.setpoint)
+    assert await _eventually(lambda: case.commanded_power(sim) == pytest.approx(case.setpoint))
     state = hass.states.get(_entity(case, "number", "power_setpoint"))
     assert state is not None
     assert float(state.state) == case.setpoint
     assert not case.released(sim)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    assert case.released(sim)
+    assert await _eventually(lambda: case.released(sim))
 
 
 async def test_out_of_range_rejected_nothing_written(
@@ -210,18 +249,26 @@ async def test_offline_and_back(
 ) -> None:
     """For every fault: entities unavailable, one log line, recovery without a reload."""
     state_of_charge = _entity(case, "sensor", "state_of_charge")
+    coordinator = entry.runtime_data
+
+    async def poll() -> None:
+        if step := case.poll_clock_step:  # the entry's clock moves with the timers
+            clock = coordinator.clock
+            coordinator.clock = lambda clock=clock: clock() + step
+        await _poll(hass)
+
     caplog.set_level(logging.INFO)
     for fault in case.faults:
         caplog.clear()
         await sim.set_fault(fault)
         for _ in range(3):
-            await _poll(hass)
+            await poll()
         state = hass.states.get(state_of_charge)
         assert state is not None
         assert state.state == STATE_UNAVAILABLE, fault
         assert len([r for r in caplog.records if "Error fetching" in r.getMessage()]) == 1, fault
         await sim.set_fault(Fault.NONE)
-        await _poll(hass)
+        await poll()
         state = hass.states.get(state_of_charge)
         assert state is not None
         assert state.state != STATE_UNAVAILABLE, fault
@@ -233,13 +280,14 @@ async def test_diagnostics_redacted(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
     case: FamilyCase,
+    sim: Simulator,
     entry: MockConfigEntry,
 ) -> None:
     """Diagnostics carry the state and capabilities, but no address, serial or secret."""
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     text = json.dumps(diagnostics)
     assert diagnostics["device"]["state"]
-    assert case.serial not in text
+    assert case.unique_id(sim) not in text
     assert "127.0.0.1" not in text
     for secret in ("password", "api_token", "username"):
         if secret in entry.data:

@@ -4,32 +4,55 @@ from __future__ import annotations
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_FAMILY
+from .const import CONF_FAMILY, DOMAIN
 from .coordinator import HomeBatteryConfigEntry, HomeBatteryCoordinator
 from .families import FAMILIES
+from .frontend import async_register_frontend
+from .services import async_setup_services
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 PLATFORMS = [
     Platform.BINARY_SENSOR,
     Platform.NUMBER,
     Platform.SELECT,
     Platform.SENSOR,
+    Platform.SWITCH,
 ]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the planning action and serve the plan card."""
+    async_setup_services(hass)
+    await async_register_frontend(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) -> bool:
     """Connect to the battery and set up its entities."""
     device = FAMILIES[entry.data[CONF_FAMILY]].create(hass, entry.data)
     coordinator = HomeBatteryCoordinator(hass, entry, device)
-    await coordinator.async_config_entry_first_refresh()
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except Exception:
+        # Setup is retried with a new device: this one must not keep its link (a serial port
+        # or CAN bus read by two listeners splits the data between them).
+        await device.close()
+        raise
     entry.runtime_data = coordinator
 
     async def _release_on_stop(_event: Event) -> None:
         await coordinator.async_release("Home Assistant is stopping")
+        # Entries are not unloaded at stop: close links that run their own reader thread.
+        await device.close()
 
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _release_on_stop))
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await coordinator.schedule.async_start()
     return True
 
 

@@ -6,18 +6,30 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import voluptuous as vol
 
 from .const import (
     CONF_CAPACITY,
     CONF_FAMILY,
+    CONF_HEAVY_LOAD_MINUTES,
+    CONF_HEAVY_LOAD_POWER,
+    CONF_LOAD_FORECAST_ENTITY,
+    CONF_LOW_STATE_OF_CHARGE,
     CONF_MAX_CHARGE_POWER,
     CONF_MAX_DISCHARGE_POWER,
+    CONF_PRICE_ENTITY,
+    CONF_PV_FORECAST_ENTITY,
     CONF_ROUND_TRIP_EFFICIENCY,
     CONF_SCAN_INTERVAL,
+    CONF_SELL_PRICE_ENTITY,
     DEFAULT_CAPACITY,
+    DEFAULT_HEAVY_LOAD_MINUTES,
+    DEFAULT_HEAVY_LOAD_POWER,
+    DEFAULT_LOW_STATE_OF_CHARGE,
     DEFAULT_MAX_POWER,
     DEFAULT_ROUND_TRIP_EFFICIENCY,
     DEFAULT_SCAN_INTERVAL,
@@ -28,10 +40,12 @@ from .coordinator import HomeBatteryConfigEntry
 from .devices.model import (
     DeviceAuthError,
     DeviceConnectionError,
+    DeviceDataError,
     DeviceError,
     DeviceIdentity,
     DeviceRejectedError,
     DeviceSilentError,
+    UnsupportedError,
 )
 from .families import FAMILIES, Family
 
@@ -42,6 +56,8 @@ async def _probe(
     hass: HomeAssistant, family: Family, data: Mapping[str, Any]
 ) -> tuple[DeviceIdentity | None, dict[str, str], dict[str, str]]:
     """Connect once and read the identity; return it, or the form's errors and placeholders."""
+    if family.validate and (errors := family.validate(data)):
+        return None, errors, {}
     device = family.create(hass, data)
     try:
         return await device.connect(), {}, {}
@@ -53,6 +69,10 @@ async def _probe(
         return None, {"base": "no_data"}, {}
     except DeviceConnectionError:
         return None, {"base": "cannot_connect"}, {}
+    except DeviceDataError as err:
+        return None, {"base": "invalid_data"}, {"detail": str(err)}
+    except UnsupportedError as err:  # it answered, but is not a model the settings fit
+        return None, {"base": "unsupported_device"}, {"detail": str(err)}
     except DeviceError:
         LOGGER.exception("Unexpected answer from the %s device", family.key)
         return None, {"base": "unknown"}, {}
@@ -64,6 +84,8 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up a battery: pick its family, then say where it is."""
 
     VERSION = 1
+    # Fields a discovery filled in, suggested on the family's form (never shared: reassigned).
+    _discovered: Mapping[str, Any] = {}
 
     @staticmethod
     @callback
@@ -86,9 +108,21 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
 
         return step
 
+    async def async_step_mqtt(  # type: ignore[override]
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Serve the `mqtt` family's form.
+
+        ConfigFlow defines `async_step_mqtt` for MQTT discovery, which `__getattr__` cannot
+        shadow; this integration declares no MQTT discovery, so the name is free to take over.
+        """
+        return await self._async_step_family(FAMILIES["mqtt"], user_input)
+
     async def _async_step_family(
         self, family: Family, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
+        if family.unavailable and (reason := family.unavailable(self.hass)):
+            return self.async_abort(reason=reason)
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
@@ -100,10 +134,28 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(title=family.title, data=data)
         return self.async_show_form(
             step_id=family.key,
-            data_schema=self.add_suggested_values_to_schema(family.schema, user_input or {}),
+            data_schema=self.add_suggested_values_to_schema(
+                family.schema, user_input or self._discovered
+            ),
             errors=errors,
             description_placeholders=placeholders,
         )
+
+    async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
+        """Offer a battery that announced itself, with what it announced filled in."""
+        for family in FAMILIES.values():
+            if family.zeroconf and (found := family.zeroconf(discovery_info)) is not None:
+                break
+        else:
+            return self.async_abort(reason="not_supported")
+        if found.unique_id:
+            await self.async_set_unique_id(found.unique_id)
+            # A known battery at a new address: follow it, and ask nothing.
+            self._abort_if_unique_id_configured(updates={CONF_HOST: found.data[CONF_HOST]})
+        self._async_abort_entries_match({CONF_HOST: found.data[CONF_HOST]})
+        self._discovered = found.data
+        self.context["title_placeholders"] = {"name": found.name}
+        return await self._async_step_family(family, None)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
@@ -111,16 +163,21 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
         """Change where the battery is; it must still be the same device."""
         entry = self._get_reconfigure_entry()
         family = FAMILIES[entry.data[CONF_FAMILY]]
+        if family.unavailable and (reason := family.unavailable(self.hass)):
+            return self.async_abort(reason=reason)
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            identity, errors, placeholders = await _probe(
-                self.hass, family, {**entry.data, **user_input}
-            )
+            # An optional field the user emptied is absent from the input: drop its old value.
+            emptied = {
+                str(key) for key in family.schema.schema if isinstance(key, vol.Optional)
+            } - set(user_input)
+            data = {k: v for k, v in entry.data.items() if k not in emptied} | user_input
+            identity, errors, placeholders = await _probe(self.hass, family, data)
             if identity is not None:
                 await self.async_set_unique_id(identity.serial_number)
                 self._abort_if_unique_id_mismatch(reason="wrong_device")
-                return self.async_update_reload_and_abort(entry, data_updates=user_input)
+                return self.async_update_reload_and_abort(entry, data=data)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
@@ -144,6 +201,9 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             identity, errors, _ = await _probe(self.hass, family, {**entry.data, **user_input})
             if identity is not None:
+                # Credentials that open another battery (a Sessy's username is its serial).
+                await self.async_set_unique_id(identity.serial_number, raise_on_progress=False)
+                self._abort_if_unique_id_mismatch(reason="wrong_device")
                 return self.async_update_reload_and_abort(entry, data_updates=user_input)
         schema = vol.Schema(
             {k: v for k, v in family.schema.schema.items() if k in family.credentials}
@@ -177,8 +237,32 @@ def _options_schema() -> vol.Schema:
             vol.Required(CONF_ROUND_TRIP_EFFICIENCY, default=DEFAULT_ROUND_TRIP_EFFICIENCY): number(
                 0.5, 1, 0.01, None
             ),
+            # Alarm thresholds (alarms.py): optional, an option left empty takes the default.
+            vol.Optional(
+                CONF_LOW_STATE_OF_CHARGE,
+                description={"suggested_value": DEFAULT_LOW_STATE_OF_CHARGE},
+            ): number(0, 100, 1, "%"),
+            vol.Optional(
+                CONF_HEAVY_LOAD_POWER, description={"suggested_value": DEFAULT_HEAVY_LOAD_POWER}
+            ): number(0, 100000, 100, "W"),
+            vol.Optional(
+                CONF_HEAVY_LOAD_MINUTES, description={"suggested_value": DEFAULT_HEAVY_LOAD_MINUTES}
+            ): number(0, 1440, 1, "min"),
+            **_PLANNING_SOURCES,
         }
     )
+
+
+# What schedule control plans against (schedule_control.py): entities of price integrations.
+_PLANNING_SOURCES: dict[vol.Marker, selector.EntitySelector] = {
+    vol.Optional(key): selector.EntitySelector(selector.EntitySelectorConfig(domain="sensor"))
+    for key in (
+        CONF_PRICE_ENTITY,
+        CONF_SELL_PRICE_ENTITY,
+        CONF_PV_FORECAST_ENTITY,
+        CONF_LOAD_FORECAST_ENTITY,
+    )
+}
 
 
 class HomeBatteryOptionsFlow(OptionsFlow):

@@ -12,6 +12,15 @@ LOGGER = logging.getLogger(__package__)
 CONF_FAMILY: Final = "family"
 CONF_VEBUS_UNIT_ID: Final = "vebus_unit_id"
 CONF_BATTERY_UNIT_ID: Final = "battery_unit_id"
+# Deye (deye, deye_solarman): the inverter's Modbus unit id, register profile, logger serial.
+CONF_UNIT_ID: Final = "unit_id"
+CONF_PROFILE: Final = "profile"
+CONF_LOGGER_SERIAL: Final = "logger_serial"
+# CAN bus (pylontech_can): python-can interface, its channel, bit rate, silence timeout (s).
+CONF_CAN_INTERFACE: Final = "interface"
+CONF_CAN_CHANNEL: Final = "channel"
+CONF_CAN_BITRATE: Final = "bitrate"
+CONF_SILENCE_TIMEOUT: Final = "silence_timeout"
 
 # Options: polling and the battery parameters planning uses.
 CONF_SCAN_INTERVAL: Final = "scan_interval"
@@ -20,10 +29,27 @@ CONF_MAX_CHARGE_POWER: Final = "max_charge_power"
 CONF_MAX_DISCHARGE_POWER: Final = "max_discharge_power"
 CONF_ROUND_TRIP_EFFICIENCY: Final = "round_trip_efficiency"
 
+# Options: what schedule control plans against (entities of price and forecast integrations).
+CONF_PRICE_ENTITY: Final = "price_entity"
+CONF_SELL_PRICE_ENTITY: Final = "sell_price_entity"
+CONF_PV_FORECAST_ENTITY: Final = "pv_forecast_entity"
+CONF_LOAD_FORECAST_ENTITY: Final = "load_forecast_entity"
+
 DEFAULT_SCAN_INTERVAL: Final = 10
 DEFAULT_CAPACITY: Final = 10.0
 DEFAULT_MAX_POWER: Final = 5000
 DEFAULT_ROUND_TRIP_EFFICIENCY: Final = 0.9
+
+# Options: alarm thresholds (alarms.py).
+CONF_LOW_STATE_OF_CHARGE: Final = "low_state_of_charge_threshold"
+CONF_HEAVY_LOAD_POWER: Final = "heavy_load_threshold"
+CONF_HEAVY_LOAD_MINUTES: Final = "heavy_load_duration"
+DEFAULT_LOW_STATE_OF_CHARGE: Final = 10.0  # %
+DEFAULT_HEAVY_LOAD_POWER: Final = 5000.0  # W
+DEFAULT_HEAVY_LOAD_MINUTES: Final = 10.0
+
+# Fired when an alarm binary sensor turns on; the notify blueprint triggers on it.
+EVENT_ALARM: Final = "home_battery_alarm"
 
 # After losing contact this long while holding the battery in a forced mode, control is released
 # (at once if the device answers again, otherwise on the first answer).

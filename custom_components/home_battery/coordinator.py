@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-import time
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -33,15 +32,27 @@ from .devices.model import (
     DeviceAuthError,
     DeviceError,
     DeviceIdentity,
+    DevicePermissionError,
     InvalidValueError,
     Key,
     UnsupportedError,
     WriteNotAcceptedError,
 )
+from .repairs import ConnectionTakeoverIssue
+from .schedule_control import ScheduleFollower
 
 type HomeBatteryConfigEntry = ConfigEntry[HomeBatteryCoordinator]
 
 INTEGRATED_COUNTERS = (Key.ENERGY_CHARGED, Key.ENERGY_DISCHARGED)
+
+
+def _error(key: str, **placeholders: str) -> dict[str, Any]:
+    """Return the keyword arguments of a translated Home Assistant exception."""
+    return {
+        "translation_domain": DOMAIN,
+        "translation_key": key,
+        "translation_placeholders": placeholders or None,
+    }
 
 
 class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
@@ -64,10 +75,21 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         )
         self.device = device
         self.energy: EnergyIntegrator | None = None
-        self.clock = time.monotonic  # seconds; replaceable so tests can move time
         self._last_contact = self.clock()
         self._release_pending = False
         self._unsub_control_refresh: CALLBACK_TYPE | None = None
+        self._takeover_issue = ConnectionTakeoverIssue(hass, entry)
+        self.schedule = ScheduleFollower(self)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Return the monotonic clock (seconds) outages are measured on: the device's."""
+        return self.device.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        """Replace the clock, for the device too (tests move time with it)."""
+        self.device.clock = clock
 
     @property
     def identity(self) -> DeviceIdentity:
@@ -80,15 +102,9 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         try:
             await self.device.connect()
         except DeviceAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="authentication_failed"
-            ) from err
+            raise ConfigEntryAuthFailed(**_error("authentication_failed")) from err
         except DeviceError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="communication_error",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise UpdateFailed(**_error("communication_error", error=str(err))) from err
         options = self.config_entry.options
         self.device.apply_user_limits(
             max_charge_power=options.get(CONF_MAX_CHARGE_POWER),
@@ -101,19 +117,15 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         try:
             state = await self.device.read()
         except DeviceAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="authentication_failed"
-            ) from err
+            raise ConfigEntryAuthFailed(**_error("authentication_failed")) from err
         except DeviceError as err:
             self._check_grace_period()
             if self._within_tolerated_outage():
                 LOGGER.debug("%s: read failed, keeping the last state: %s", self.name, err)
                 return self.data
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="communication_error",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise UpdateFailed(**_error("communication_error", error=str(err))) from err
+        finally:
+            self._takeover_issue.update(self.device.connection_takeovers, self.clock())
         self._last_contact = self.clock()
         if self._release_pending:
             await self._release("contact restored after the grace period")
@@ -176,19 +188,23 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="write_not_accepted",
-                translation_placeholders={"what": err.what, "value": f"{err.written:g}"},
+                translation_placeholders={
+                    "what": err.what,
+                    # Numbers as the user typed them; modes (strings) as they are.
+                    "value": f"{err.written:g}"
+                    if isinstance(err.written, (int, float))
+                    else err.written,
+                },
+            ) from err
+        except DevicePermissionError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="permission_denied"
             ) from err
         except DeviceAuthError as err:
             self.config_entry.async_start_reauth(self.hass)
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="authentication_failed"
-            ) from err
+            raise HomeAssistantError(**_error("authentication_failed")) from err
         except DeviceError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="communication_error",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise HomeAssistantError(**_error("communication_error", error=str(err))) from err
         self._follow_control_state()
         await self.async_request_refresh()
 
@@ -249,7 +265,9 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
 
     async def async_shutdown(self) -> None:
         """Release control and close the connection (unload and Home Assistant stop)."""
+        self.schedule.async_stop()
         await self.async_release("unloading")
+        self._takeover_issue.clear()
         await super().async_shutdown()
         await self.device.close()
 

@@ -6,9 +6,16 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_API_TOKEN, CONF_HOST, CONF_PASSWORD, CONF_USERNAME
+from homeassistant.const import (
+    CONF_API_TOKEN,
+    CONF_DEVICE,
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_USERNAME,
+)
 from homeassistant.core import HomeAssistant
 
+from .const import CONF_CAN_CHANNEL
 from .coordinator import HomeBatteryConfigEntry
 
 TO_REDACT = {
@@ -37,7 +44,9 @@ async def async_get_config_entry_diagnostics(
             "entry": {
                 "title": entry.title,
                 "unique_id": entry.unique_id,
-                "data": dict(entry.data),
+                # A serial port path or URL (a CAN adapter's too) may hold an address or the
+                # adapter's serial; redacted here only, since "device" also names the section below.
+                "data": async_redact_data(dict(entry.data), {CONF_DEVICE, CONF_CAN_CHANNEL}),
                 "options": dict(entry.options),
             },
             "identity": asdict(identity) if identity else None,

@@ -88,7 +88,7 @@ class ScheduleFollower:
 
     async def async_start(self) -> None:
         """Plan now, and again when the sources or the battery's state change."""
-        if not self.configured:
+        if not self.configured or not self.coordinator.device.capabilities.power_setpoint:
             return
         sources = [e for key in SOURCES if (e := self._options.get(key))]
         self._unsubs.append(
@@ -161,10 +161,11 @@ class ScheduleFollower:
             self.plan = await async_plan(self.hass, request)
             self.error = None
         except HomeAssistantError as err:
-            # Prices not there yet (e.g. tomorrow's not published, entity unavailable):
-            # keep the last plan and try again at the next slot boundary or price change.
+            # Prices not there yet (the price sensor not yet rendered at startup, tomorrow's
+            # not published): keep the last plan and try again at the next slot boundary or
+            # price change. The schedule sensor's `error` attribute shows the reason.
             if self.error != str(err):
-                LOGGER.warning("%s: cannot plan: %s", self.coordinator.config_entry.title, err)
+                LOGGER.info("%s: cannot plan: %s", self.coordinator.config_entry.title, err)
             self.error = str(err)
         self._last_plan_at = self.updated = dt_util.utcnow()
         self._schedule_boundary()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -27,6 +28,7 @@ from homeassistant.helpers.typing import StateType
 from .coordinator import INTEGRATED_COUNTERS, HomeBatteryConfigEntry, HomeBatteryCoordinator
 from .devices.model import Key, OperatingState
 from .entity import HomeBatteryEntity
+from .schedule_control import slot_action
 
 PARALLEL_UPDATES = 0
 
@@ -118,13 +120,23 @@ SENSORS: tuple[HomeBatterySensorEntityDescription, ...] = (
 )
 
 
+SCHEDULE = SensorEntityDescription(
+    key="schedule",
+    translation_key="schedule",
+    device_class=SensorDeviceClass.ENUM,
+    options=["charge", "discharge", "idle"],
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: HomeBatteryConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a sensor for every key the battery reported in its first poll."""
+    """Add a sensor for every key the battery reported in its first poll, and the plan."""
     coordinator = entry.runtime_data
+    if coordinator.device.capabilities.power_setpoint:
+        async_add_entities([HomeBatteryScheduleSensor(coordinator)])
     async_add_entities(
         (
             HomeBatteryEnergySensor
@@ -182,3 +194,31 @@ class HomeBatteryEnergySensor(HomeBatterySensor, RestoreSensor):
             else energy.discharged_kwh
         )
         return round(counter, 4)
+
+
+class HomeBatteryScheduleSensor(HomeBatteryEntity, SensorEntity):
+    """The current slot's action; the whole plan in its attributes, for dashboards."""
+
+    entity_description = SCHEDULE
+    # The plan can hold hundreds of slots: keep it out of the recorder's database.
+    _unrecorded_attributes = frozenset({"slots"})
+
+    def __init__(self, coordinator: HomeBatteryCoordinator) -> None:
+        """Show the battery's schedule follower."""
+        super().__init__(coordinator, SCHEDULE.key)
+
+    @property
+    def native_value(self) -> str | None:
+        """Return charge, discharge or idle for the current slot; unknown without a plan."""
+        return slot_action(self.coordinator.schedule.current_slot())
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the plan as the compute_schedule action does, and when it was made."""
+        follower = self.coordinator.schedule
+        if follower.plan is None:
+            return {"error": follower.error} if follower.error else None
+        attributes = follower.plan.to_dict()
+        attributes["updated"] = follower.updated.isoformat() if follower.updated else None
+        attributes["error"] = follower.error
+        return attributes

@@ -19,7 +19,9 @@ async def _measure(case: FamilyCase) -> list[tuple[str, str]]:
     await sim.start()
     try:
         data = case.entry_data(sim)
-        device = case.make_device(sim) if case.make_device else FAMILIES[case.key].create(None, data)  # type: ignore[arg-type]
+        device = (
+            case.make_device(sim) if case.make_device else FAMILIES[case.key].create(None, data)
+        )  # type: ignore[arg-type]
         await device.connect()
         await device.read()  # warm up: connection open, plan built
         before = sim.request_count
@@ -34,7 +36,10 @@ async def _measure(case: FamilyCase) -> list[tuple[str, str]]:
         await sim.stop()
     return [
         (f"{case.key}: requests per poll", f"{requests:g}"),
-        (f"{case.key}: median poll time ({POLLS} polls)", f"{statistics.median(durations) * 1000:.2f} ms"),
+        (
+            f"{case.key}: median poll time ({POLLS} polls)",
+            f"{statistics.median(durations) * 1000:.2f} ms",
+        ),
     ]
 
 

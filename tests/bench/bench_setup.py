@@ -11,7 +11,7 @@ import sys
 import time
 
 ROOT = Path(__file__).parents[2]
-MODULES = "binary_sensor,config_flow,diagnostics,number,select,sensor".split(",")
+MODULES = ["binary_sensor", "config_flow", "diagnostics", "number", "select", "sensor"]
 
 _IMPORT = """
 import time, importlib
@@ -44,13 +44,13 @@ def _import_seconds() -> float:
 
 
 async def _setup_seconds() -> float:
+    from homeassistant import loader
     from pytest_homeassistant_custom_component.common import (
         MockConfigEntry,
         async_test_home_assistant,
     )
 
     import custom_components.home_battery  # noqa: F401 - ours, not the test plugin's
-    from homeassistant import loader
 
     from ..families.victron import CASE
 
@@ -83,5 +83,8 @@ def run() -> list[tuple[str, str]]:
     setup = [asyncio.run(_setup_seconds()) for _ in range(3)]
     return [
         ("import of the integration's modules (median of 5)", f"{_import_seconds() * 1000:.0f} ms"),
-        ("config entry setup to entities available (Victron)", f"{statistics.median(setup) * 1000:.0f} ms"),
+        (
+            "config entry setup to entities available (Victron)",
+            f"{statistics.median(setup) * 1000:.0f} ms",
+        ),
     ]

@@ -7,6 +7,7 @@ the config flow, entity, control and fault tests over it against its simulator.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,12 +38,26 @@ class Simulator(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SupportEntry:
+    """A config entry of another integration a family needs (e.g. MQTT, for its broker)."""
+
+    domain: str
+    title: str
+    data: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    version: int = 1  # the integration's config entry version, so that nothing is migrated
+    minor_version: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
 class FamilyCase:
     """One family's simulator and the values Home Assistant must show for it."""
 
     key: str  # the family's config-flow menu key
     title: str  # the entry title; entity ids start with its slug
-    serial: str  # the unique id the config flow must find
+    # The unique id the config flow must find; a callable gets the started simulator (devices
+    # without a serial number are identified by their address, which the simulator picks).
+    serial: str | Callable[[Any], str]
     make_simulator: Callable[[], Simulator]
     entry_data: Callable[[Any], dict[str, Any]]  # config data pointing at the started simulator
     # entity id suffix → (value, unit); values compared within `tolerance`.
@@ -60,12 +75,44 @@ class FamilyCase:
     # Builds the device without Home Assistant, for the benchmarks; None: the family's factory.
     make_device: Callable[[Any], BatteryDevice] | None = None
     modbus: bool = False  # run again under pymodbus 3.8.3 (marker `modbus`)
+    # Seconds each poll of the offline test moves the entry's clock on (the coordinator's, which
+    # is the device's `clock`) along with Home Assistant's timers: for families that measure
+    # silence, tolerated outages or reconnect backoff on it. 0: the clock keeps real time.
+    poll_clock_step: float = 0.0
+    # Entries of other integrations the family needs, pointing at the started simulator: the
+    # shared suite sets them up before the battery, the demo writes them beside it.
+    support_entries: Callable[[Any], list[SupportEntry]] | None = None
+    # Test-only tuning of Home Assistant around each shared test (e.g. fast MQTT reconnects).
+    test_patches: Callable[[], AbstractContextManager[Any]] | None = None
+
+    def unique_id(self, sim: Any) -> str:
+        """Return the unique id the config flow must find for this started simulator."""
+        return self.serial(sim) if callable(self.serial) else self.serial
 
 
 def _cases() -> list[FamilyCase]:
+    from .deye import CASE as DEYE, SOLARMAN_CASE as DEYE_SOLARMAN
+    from .huawei import CASE as HUAWEI
+    from .mqtt import CASE as MQTT
+    from .plasmatronics import CASE as PLASMATRONICS
+    from .pylontech_can import CASE as PYLONTECH_CAN
+    from .sessy import CASE as SESSY
+    from .sma import CASE as SMA
+    from .sonnen import CASE as SONNEN
     from .victron import CASE as VICTRON
 
-    return [VICTRON]
+    return [
+        VICTRON,
+        SONNEN,
+        SESSY,
+        PLASMATRONICS,
+        PYLONTECH_CAN,
+        DEYE,
+        DEYE_SOLARMAN,
+        MQTT,
+        HUAWEI,
+        SMA,
+    ]
 
 
 CASES: list[FamilyCase] = _cases()

@@ -15,6 +15,7 @@ import contextlib
 from datetime import UTC, datetime
 import json
 import math
+import os
 from pathlib import Path
 import signal
 import sys
@@ -23,10 +24,13 @@ from typing import Any
 import aiohttp
 
 from ..families import CASES
+from . import demo_dashboard
 
-URL = "http://127.0.0.1:8123"
+# The browser test runs a second demo on another port (configuration.yaml reads the same variable).
+PORT = int(os.environ.get("HOME_BATTERY_DEMO_PORT", "8123"))
+URL = f"http://127.0.0.1:{PORT}"
 USER, PASSWORD = "demo", "demo1234"
-CLIENT_ID = "http://127.0.0.1:8123/"
+CLIENT_ID = f"{URL}/"
 
 
 def _write_entries(config_dir: Path, sims: dict[str, Any]) -> None:
@@ -38,10 +42,14 @@ def _write_entries(config_dir: Path, sims: dict[str, Any]) -> None:
         if path.exists()
         else {"version": 1, "minor_version": 5, "key": "core.config_entries", "data": {}}
     )
+    supports = _support_entries(sims)
     entries = [
-        e for e in stored["data"].get("entries", []) if e["domain"] != "home_battery"
+        e
+        for e in stored["data"].get("entries", [])
+        if e["domain"] != "home_battery" and e["entry_id"] not in {s["entry_id"] for s in supports}
     ]
     now = datetime.now(UTC).isoformat()
+    entries += [{**s, "created_at": now, "modified_at": now} for s in supports]
     for case in CASES:
         entries.append(
             {
@@ -53,18 +61,45 @@ def _write_entries(config_dir: Path, sims: dict[str, Any]) -> None:
                 "entry_id": f"demo{case.key.replace('_', '')}".ljust(26, "0")[:26].upper(),
                 "minor_version": 1,
                 "modified_at": now,
-                "options": dict(case.options),
+                "options": {**demo_dashboard.DEMO_OPTIONS, **case.options},
                 "pref_disable_new_entities": False,
                 "pref_disable_polling": False,
                 "source": "user",
                 "subentries": [],
                 "title": case.title,
-                "unique_id": case.serial,
+                "unique_id": case.unique_id(sims[case.key]),
                 "version": 1,
             }
         )
     stored["data"]["entries"] = entries
     path.write_text(json.dumps(stored, indent=2))
+
+
+def _support_entries(sims: dict[str, Any]) -> list[dict[str, Any]]:
+    """Entries of the integrations families need (MQTT, for its broker); one per integration."""
+    supports: dict[str, Any] = {}
+    for case in CASES:
+        for support in case.support_entries(sims[case.key]) if case.support_entries else []:
+            supports.setdefault(support.domain, support)
+    return [
+        {
+            "data": support.data,
+            "discovery_keys": {},
+            "disabled_by": None,
+            "domain": support.domain,
+            "entry_id": f"demosupport{support.domain}".ljust(26, "0")[:26].upper(),
+            "minor_version": support.minor_version,
+            "options": support.options,
+            "pref_disable_new_entities": False,
+            "pref_disable_polling": False,
+            "source": "user",
+            "subentries": [],
+            "title": support.title,
+            "unique_id": None,
+            "version": support.version,
+        }
+        for support in supports.values()
+    ]
 
 
 def _animate(sims: dict[str, Any], seconds: float) -> None:
@@ -73,6 +108,32 @@ def _animate(sims: dict[str, Any], seconds: float) -> None:
     if (victron := sims.get("victron")) is not None:
         victron.pv_dc_w = max(0.0, 3000 * math.sin(phase))
         victron.load_w = 700 + 500 * (1 + math.sin(3 * phase)) / 2
+    if (sonnen := sims.get("sonnen")) is not None:
+        sonnen.production_w = max(0.0, 5000 * math.sin(phase))
+        sonnen.consumption_w = 600 + 900 * (1 + math.sin(5 * phase)) / 2
+    if (sessy := sims.get("sessy")) is not None:
+        sessy.pv_w = max(0.0, 1500 * math.sin(phase))
+        sessy.house_w = 500 - sessy.pv_w + 300 * math.sin(4 * phase)
+    if (pli := sims.get("plasmatronics")) is not None:
+        pli.solar_amps = max(0.0, 40 * math.sin(phase))
+        pli.load_amps = 4 + 3 * (1 + math.sin(3 * phase)) / 2
+        pli.battery_volts = 48 + 6 * pli.soc / 100 + 0.05 * (pli.solar_amps - pli.load_amps)
+    if (bms := getattr(sims.get("pylontech_can"), "bms", None)) is not None:
+        bms.current = round(40 * math.sin(phase) - 8, 1)  # on the wire: + charging
+        bms.state_of_charge = round(50 - 40 * math.cos(phase))
+        bms.voltage = round(49 + 5 * bms.state_of_charge / 100 + 0.02 * bms.current, 2)
+    for key in ("deye", "deye_solarman"):
+        if (deye := sims.get(key)) is not None:
+            deye.inverter.set_flows(
+                pv=max(0.0, 4000 * math.sin(phase)), load=800 + 600 * (1 + math.sin(4 * phase)) / 2
+            )
+    if (mqtt := sims.get("mqtt")) is not None:  # charges while the sun shines, then discharges
+        mqtt.auto_power_w = round(-1500 * math.sin(phase))
+        mqtt.tick(20)  # called about once a second: a fast day
+    for key in ("huawei", "sma"):  # PV on the inverter's DC side (Huawei), or on the AC side
+        if (inverter := sims.get(key)) is not None:
+            inverter.pv_w = max(0.0, 4500 * math.sin(phase))
+            inverter.load_w = 500 + 700 * (1 + math.sin(2 * phase)) / 2
 
 
 async def _onboard() -> None:
@@ -92,8 +153,13 @@ async def _onboard() -> None:
             return
         async with session.post(
             f"{URL}/api/onboarding/users",
-            json={"client_id": CLIENT_ID, "name": "Demo", "username": USER,
-                  "password": PASSWORD, "language": "en"},
+            json={
+                "client_id": CLIENT_ID,
+                "name": "Demo",
+                "username": USER,
+                "password": PASSWORD,
+                "language": "en",
+            },
         ) as response:
             code = (await response.json())["auth_code"]
         async with session.post(
@@ -119,7 +185,10 @@ async def main(config_dir: Path) -> int:
         sims[case.key] = case.make_simulator()
         await sims[case.key].start()
     _write_entries(config_dir, sims)
-    print("Simulators:", ", ".join(f"{k} on port {getattr(s, 'port', '-')}" for k, s in sims.items()))
+    demo_dashboard.link_repository_files(config_dir)
+    print(
+        "Simulators:", ", ".join(f"{k} on port {getattr(s, 'port', '-')}" for k, s in sims.items())
+    )
     hass = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "homeassistant", "--config", str(config_dir)
     )
@@ -127,12 +196,14 @@ async def main(config_dir: Path) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, hass.terminate)
     onboarding = loop.create_task(_onboard())
+    dashboard = loop.create_task(demo_dashboard.feed(onboarding, URL, CLIENT_ID, USER, PASSWORD))
     started = loop.time()
     while hass.returncode is None:
         _animate(sims, loop.time() - started)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(hass.wait(), 1)
     onboarding.cancel()
+    dashboard.cancel()
     for sim in sims.values():
         await sim.stop()
     return hass.returncode or 0

@@ -8,25 +8,12 @@ import sys
 import aiohttp
 
 from .demo import CLIENT_ID, PASSWORD, URL, USER
+from .demo_dashboard import login
 
 
 async def token(session: aiohttp.ClientSession) -> str:
     """Log in as the demo user and return an access token."""
-    async with session.post(
-        f"{URL}/auth/login_flow",
-        json={"client_id": CLIENT_ID, "handler": ["homeassistant", None], "redirect_uri": CLIENT_ID},
-    ) as response:
-        flow_id = (await response.json())["flow_id"]
-    async with session.post(
-        f"{URL}/auth/login_flow/{flow_id}",
-        json={"client_id": CLIENT_ID, "username": USER, "password": PASSWORD},
-    ) as response:
-        code = (await response.json())["result"]
-    async with session.post(
-        f"{URL}/auth/token",
-        data={"grant_type": "authorization_code", "code": code, "client_id": CLIENT_ID},
-    ) as response:
-        return str((await response.json())["access_token"])
+    return str((await login(session, URL, CLIENT_ID, USER, PASSWORD))["access_token"])
 
 
 async def main() -> int:

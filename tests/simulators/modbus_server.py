@@ -191,6 +191,10 @@ class ModbusPeer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    def answer(self, unit_id: int, pdu: bytes) -> bytes:
+        """Answer one request PDU, for peers that carry Modbus in other frames (Solarman V5)."""
+        return self._answer(unit_id, pdu)
+
     def _answer(self, unit_id: int, pdu: bytes) -> bytes:
         function = pdu[0]
         try:

@@ -9,16 +9,15 @@ Raw register values are written here by hand, independently of the client's regi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
-from .faults import Fault
+from .base import PeerSimulator
 from .modbus_server import ModbusPeer, RegisterBank
 
 SYSTEM = 100
 SERIAL = "c0619ab1c2d3"
 
 
-class VictronSimulator:
+class VictronSimulator(PeerSimulator):
     """Three register banks plus a physics tick."""
 
     def __init__(
@@ -46,23 +45,7 @@ class VictronSimulator:
         self.temperature = 23.5
         self.serial = serial
         self.override_at: float | None = None
-        self._task: asyncio.Task[None] | None = None
         self._define()
-
-    @property
-    def port(self) -> int:
-        return self.peer.port
-
-    @property
-    def write_count(self) -> int:
-        return len(self.peer.writes)
-
-    @property
-    def request_count(self) -> int:
-        return len(self.peer.requests)
-
-    async def set_fault(self, fault: Fault) -> None:
-        await self.peer.set_fault(fault)
 
     def _define(self) -> None:
         sysb, vebus, bat = self.system, self.vebus, self.battery
@@ -105,7 +88,7 @@ class VictronSimulator:
     @property
     def grid_setpoint(self) -> int:
         """The setpoint ESS regulates to now: the override while fresh, else 2700."""
-        now = asyncio.get_running_loop().time() if self._task else 0.0
+        now = asyncio.get_running_loop().time() if self.running else 0.0
         if self.override_at is not None and now - self.override_at <= self.watchdog:
             return self.system.get_32(2716)
         return self.system.get_i16(2700)
@@ -151,24 +134,3 @@ class VictronSimulator:
         bat.set_i16(261, round(-current * 10))
         bat.set_i16(262, round(self.temperature * 10))
         bat.set_u16(266, round(self.soc * 10))
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while True:
-            await asyncio.sleep(self.tick)
-            now = loop.time()
-            self.update(now - last)
-            last = now
-
-    async def start(self) -> None:
-        await self.peer.start()
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.peer.stop()

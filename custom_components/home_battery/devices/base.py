@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import replace
+import time
 
 from .model import (
     BatteryState,
@@ -25,6 +27,9 @@ class BatteryDevice(ABC):
     """
 
     capabilities: Capabilities = Capabilities()
+    # Monotonic seconds the coordinator measures outages on, for what a family times about its
+    # link (a reconnect backoff): tests that move the coordinator's time move this one too.
+    clock: Callable[[], float] = time.monotonic
 
     def __init__(self) -> None:
         """Start with no manual control active."""
@@ -60,6 +65,15 @@ class BatteryDevice(ABC):
         """Return True while this integration holds the device in a forced mode."""
         return self._mode != Mode.AUTO
 
+    @property
+    def connection_takeovers(self) -> int:
+        """Return how often another client took this device's only connection (0: untracked).
+
+        Devices that serve one client at a time drop the older connection when another client
+        connects; the Home Assistant layer raises a repair issue when this keeps happening.
+        """
+        return 0
+
     def power_limits(self) -> tuple[float, float]:
         """Return the setpoint bounds in W: (−max charge, +max discharge)."""
         caps = self.capabilities
@@ -75,6 +89,19 @@ class BatteryDevice(ABC):
             self.capabilities,
             max_charge_power=self.capabilities.max_charge_power or max_charge_power,
             max_discharge_power=self.capabilities.max_discharge_power or max_discharge_power,
+        )
+
+    def _update_power_limits(self, charge: object, discharge: object) -> None:
+        """Take the setpoint bounds (W) the device reports; keep the others where it has none."""
+        caps = self.capabilities
+        self.capabilities = replace(
+            caps,
+            max_charge_power=float(charge)
+            if isinstance(charge, (int, float)) and charge > 0
+            else caps.max_charge_power,
+            max_discharge_power=float(discharge)
+            if isinstance(discharge, (int, float)) and discharge > 0
+            else caps.max_discharge_power,
         )
 
     async def set_power_setpoint(self, watts: float) -> None:

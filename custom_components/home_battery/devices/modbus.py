@@ -192,6 +192,9 @@ class ModbusTcpTransport:
     request_pause: float = 0.0  # and need a pause between requests
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     requests: int = 0  # counted for the benchmarks
+    # Times the device closed our idle connection and at once accepted a new one. On devices
+    # that serve one client at a time this means another client took the connection.
+    idle_drops: int = 0
     _client: object | None = None
     _last_request: float = 0.0
     _unit_kw: str = ""
@@ -202,6 +205,9 @@ class ModbusTcpTransport:
         client = self._client
         if client is not None and getattr(client, "connected", False):
             return client
+        # We forget the client whenever we close it ourselves: one still here was closed by the
+        # device (or the network) while idle.
+        dropped_while_idle = client is not None
         await self.close()
         if not self._unit_kw:
             self._unit_kw = _unit_keyword()
@@ -218,6 +224,8 @@ class ModbusTcpTransport:
             client.close()
             raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}")
         self._client = client
+        if dropped_while_idle:
+            self.idle_drops += 1
         if self.connect_delay:
             await asyncio.sleep(self.connect_delay)
         return client
@@ -290,6 +298,7 @@ class RegisterDevice:
             (r for r in registers if r.poll), max_count=max_count, max_gap=max_gap
         )
         self._max_count = max_count
+        self._max_gap = max_gap
 
     async def read_blocks(self, blocks: Sequence[ReadBlock]) -> dict[str, StateValue | None]:
         """Read the given blocks; the caller holds the transport's lock."""
@@ -301,19 +310,29 @@ class RegisterDevice:
     async def read_keys(self, *keys: str) -> dict[str, StateValue | None]:
         """Read some registers by key; the caller holds the transport's lock."""
         registers = [self.registers[k] for k in keys]
-        return await self.read_blocks(plan_blocks(registers, max_count=self._max_count))
+        return await self.read_blocks(
+            plan_blocks(registers, max_count=self._max_count, max_gap=self._max_gap)
+        )
 
     async def write_key(self, key: str, value: float, *, verify: bool = True) -> None:
         """Write one register and read it back; the caller holds the transport's lock."""
-        register = self.registers[key]
-        await self.transport.write(
-            self.unit_ids[register.unit], register.address, register.encode(value)
-        )
+        await self.write_keys({key: value}, verify=verify)
+
+    async def write_keys(self, values: Mapping[str, float], *, verify: bool = True) -> None:
+        """Write registers in order, then read them all back; the caller holds the lock."""
+        for key, value in values.items():
+            register = self.registers[key]
+            await self.transport.write(
+                self.unit_ids[register.unit], register.address, register.encode(value)
+            )
         if not verify:
             return
-        read_back = (await self.read_keys(key))[key]
-        if not isinstance(read_back, (int, float)) or abs(read_back - value) > abs(register.scale):
-            _LOGGER.warning("%s: wrote %s, the device reports %s", key, value, read_back)
-            raise WriteNotAcceptedError(
-                key, value, read_back if isinstance(read_back, (int, float)) else None
-            )
+        read_back = await self.read_keys(*values)
+        for key, value in values.items():
+            found = read_back[key]
+            scale = abs(self.registers[key].scale)
+            if not isinstance(found, (int, float)) or abs(found - value) > scale:
+                _LOGGER.warning("%s: wrote %s, the device reports %s", key, value, found)
+                raise WriteNotAcceptedError(
+                    key, value, found if isinstance(found, (int, float)) else None
+                )

@@ -74,6 +74,16 @@ ALARM_KEYS: tuple[str, ...] = (
     "system_error",
 )
 
+# Status flags the adapters may report as booleans (not problems): each becomes a diagnostic
+# binary sensor. A BMS tells its inverter whether it may charge or discharge, and asks for a
+# (forced or full) charge.
+STATUS_KEYS: tuple[str, ...] = (
+    "charge_allowed",
+    "discharge_allowed",
+    "force_charge_request",
+    "full_charge_request",
+)
+
 
 @dataclass(frozen=True, kw_only=True)
 class DeviceIdentity:
@@ -121,6 +131,10 @@ class DeviceSilentError(DeviceConnectionError):
     """The link is open but the device sent nothing (a quiet CAN bus, no MQTT state)."""
 
 
+class DeviceDataError(DeviceError):
+    """The device sent something, but it cannot be read (garbage, a wrong MQTT value path)."""
+
+
 class DeviceAuthError(DeviceError):
     """The device rejected the credentials."""
 
@@ -133,6 +147,10 @@ class DeviceRejectedError(DeviceError):
         super().__init__(message)
         self.unit_id = unit_id
         self.code = code
+
+
+class DevicePermissionError(DeviceRejectedError):
+    """The device refused a write for lack of permission (e.g. it needs an installer login)."""
 
 
 class UnsupportedError(DeviceError):
@@ -153,7 +171,7 @@ class InvalidValueError(DeviceError):
 class WriteNotAcceptedError(DeviceError):
     """A write the device did not apply: the read-back differs from what was written."""
 
-    def __init__(self, what: str, written: float, read_back: float | None) -> None:
+    def __init__(self, what: str, written: float | str, read_back: float | str | None) -> None:
         """Keep what was written and what came back."""
         super().__init__(f"{what}: wrote {written}, device reports {read_back}")
         self.what = what
