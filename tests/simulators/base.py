@@ -46,9 +46,9 @@ class PhysicsLoop:
             self._task = None
 
 
-class PeerSimulator(PhysicsLoop):
-    """A simulated battery behind one protocol peer (Modbus, HTTP): what the shared suite,
-    the demo and the benchmarks need of it."""
+class PeerDevice:
+    """A simulated device behind one protocol peer (Modbus, HTTP, Solarman): what the shared
+    suite, the demo and the benchmarks need of it."""
 
     peer: Any  # has start(), stop(), set_fault(), port, requests, writes
 
@@ -69,8 +69,18 @@ class PeerSimulator(PhysicsLoop):
 
     async def start(self) -> None:
         await self.peer.start()
+
+    async def stop(self) -> None:
+        await self.peer.stop()
+
+
+class PeerSimulator(PeerDevice, PhysicsLoop):
+    """A simulated battery behind one peer, with its physics ticking while it runs."""
+
+    async def start(self) -> None:
+        await super().start()
         self.start_physics()
 
     async def stop(self) -> None:
         await self.stop_physics()
-        await self.peer.stop()
+        await super().stop()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .faults import Fault
+from .base import PeerDevice
 from .modbus_server import ModbusPeer, RegisterBank
 from .solarman import SolarmanPeer
 
@@ -159,7 +159,7 @@ class DeyeInverter:
         self._update()
 
 
-class DeyeSimulator:
+class DeyeSimulator(PeerDevice):
     """The inverter behind Modbus TCP (`solarman=False`) or a Solarman V5 logger."""
 
     def __init__(
@@ -174,24 +174,3 @@ class DeyeSimulator:
         banks = {UNIT_ID: self.inverter.bank}
         self.logger: SolarmanPeer | None = SolarmanPeer(banks, logger_serial) if solarman else None
         self.peer: Any = self.logger or ModbusPeer(banks)
-
-    @property
-    def port(self) -> int:
-        return int(self.peer.port)
-
-    @property
-    def write_count(self) -> int:
-        return len(self.peer.writes)
-
-    @property
-    def request_count(self) -> int:
-        return len(self.peer.requests)
-
-    async def start(self) -> None:
-        await self.peer.start()
-
-    async def stop(self) -> None:
-        await self.peer.stop()
-
-    async def set_fault(self, fault: Fault) -> None:
-        await self.peer.set_fault(fault)
