@@ -7,18 +7,15 @@ evaluator is also checked on its own for what the simulator cannot show (no load
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 import time
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import CoreState, Event, HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
-    async_fire_time_changed,
 )
 
 from custom_components.home_battery.alarms import (
@@ -36,6 +33,7 @@ from custom_components.home_battery.const import (
     EVENT_ALARM,
 )
 
+from .helpers import entity_state, poll
 from .simulators.faults import Fault
 from .simulators.victron import SERIAL, VictronSimulator
 
@@ -46,17 +44,6 @@ HEAVY = "binary_sensor.victron_gx_heavy_load"
 UNREACHABLE_ID = "binary_sensor.victron_gx_unreachable"
 HIGH_TEMPERATURE = "binary_sensor.victron_gx_high_temperature"
 SOC = "sensor.victron_gx_state_of_charge"
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def _poll(hass: HomeAssistant) -> None:
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def _kinds(events: list[Event]) -> list[str]:
@@ -74,7 +61,7 @@ async def test_computed_alarms_exist_and_are_off(
 ) -> None:
     """A healthy battery: the three computed alarms exist, are off, and nothing is fired."""
     for entity_id in (LOW_SOC, HEAVY, UNREACHABLE_ID):
-        assert _state(hass, entity_id) == STATE_OFF, entity_id
+        assert entity_state(hass, entity_id) == STATE_OFF, entity_id
 
 
 async def test_low_state_of_charge_fires_once_with_values(
@@ -87,8 +74,8 @@ async def test_low_state_of_charge_fires_once_with_values(
     events = async_capture_events(hass, EVENT_ALARM)
     victron_sim.soc = 9.6  # the default threshold is 10 %
     victron_sim.update(0.0)
-    await _poll(hass)
-    assert _state(hass, LOW_SOC) == STATE_ON
+    await poll(hass)
+    assert entity_state(hass, LOW_SOC) == STATE_ON
     device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
     assert device is not None
     assert len(events) == 1
@@ -109,18 +96,18 @@ async def test_low_state_of_charge_fires_once_with_values(
     # Still low on the next polls, and within the hysteresis: no second event.
     victron_sim.soc = 11.4
     victron_sim.update(0.0)
-    await _poll(hass)
-    await _poll(hass)
-    assert _state(hass, LOW_SOC) == STATE_ON
+    await poll(hass)
+    await poll(hass)
+    assert entity_state(hass, LOW_SOC) == STATE_ON
     assert len(events) == 1
     # Clear above threshold + 2 points, then low again: a new event.
     victron_sim.soc = 20
     victron_sim.update(0.0)
-    await _poll(hass)
-    assert _state(hass, LOW_SOC) == STATE_OFF
+    await poll(hass)
+    assert entity_state(hass, LOW_SOC) == STATE_OFF
     victron_sim.soc = 5
     victron_sim.update(0.0)
-    await _poll(hass)
+    await poll(hass)
     assert _kinds(events) == [LOW_STATE_OF_CHARGE, LOW_STATE_OF_CHARGE]
     assert events[1].data["value"] == 5.0
 
@@ -137,7 +124,7 @@ async def test_thresholds_from_options(
     assert await hass.config_entries.async_setup(victron_entry.entry_id)
     await hass.async_block_till_done()
     # The simulator starts at 65 %: below 70, on from the start and announced once.
-    assert _state(hass, LOW_SOC) == STATE_ON
+    assert entity_state(hass, LOW_SOC) == STATE_ON
     assert _kinds(events) == [LOW_STATE_OF_CHARGE]
     assert events[0].data["threshold"] == 70.0
 
@@ -169,22 +156,22 @@ async def test_heavy_load_needs_the_duration(
 
     victron_sim.load_w = 4200
     victron_sim.update(0.0)
-    await _poll(hass)  # above the threshold: the timer starts
+    await poll(hass)  # above the threshold: the timer starts
     advance(240)
-    await _poll(hass)  # 4 minutes: not yet
-    assert _state(hass, HEAVY) == STATE_OFF
+    await poll(hass)  # 4 minutes: not yet
+    assert entity_state(hass, HEAVY) == STATE_OFF
     victron_sim.load_w = 1000  # a dip resets the timer
     victron_sim.update(0.0)
-    await _poll(hass)
+    await poll(hass)
     victron_sim.load_w = 4200
     victron_sim.update(0.0)
-    await _poll(hass)
+    await poll(hass)
     advance(240)
-    await _poll(hass)
-    assert _state(hass, HEAVY) == STATE_OFF
+    await poll(hass)
+    assert entity_state(hass, HEAVY) == STATE_OFF
     advance(70)
-    await _poll(hass)
-    assert _state(hass, HEAVY) == STATE_ON
+    await poll(hass)
+    assert entity_state(hass, HEAVY) == STATE_ON
     assert _kinds(events) == [HEAVY_LOAD]
     assert events[0].data["value"] == 4200.0
     assert events[0].data["threshold"] == 3000.0
@@ -192,8 +179,8 @@ async def test_heavy_load_needs_the_duration(
     assert events[0].data["duration"] >= 300
     victron_sim.load_w = 900
     victron_sim.update(0.0)
-    await _poll(hass)
-    assert _state(hass, HEAVY) == STATE_OFF
+    await poll(hass)
+    assert entity_state(hass, HEAVY) == STATE_OFF
 
 
 async def test_unreachable_stays_available_and_fires(
@@ -203,16 +190,16 @@ async def test_unreachable_stays_available_and_fires(
     events = async_capture_events(hass, EVENT_ALARM)
     await victron_sim.set_fault(Fault.REFUSE)
     for _ in range(3):
-        await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
-    assert _state(hass, UNREACHABLE_ID) == STATE_ON
-    assert _state(hass, LOW_SOC) == STATE_UNAVAILABLE
+        await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
+    assert entity_state(hass, UNREACHABLE_ID) == STATE_ON
+    assert entity_state(hass, LOW_SOC) == STATE_UNAVAILABLE
     assert _kinds(events) == [UNREACHABLE]
     assert events[0].data["state_of_charge"] == 65  # the last value known
     await victron_sim.set_fault(Fault.NONE)
-    await _poll(hass)
-    assert _state(hass, UNREACHABLE_ID) == STATE_OFF
-    assert _state(hass, LOW_SOC) == STATE_OFF
+    await poll(hass)
+    assert entity_state(hass, UNREACHABLE_ID) == STATE_OFF
+    assert entity_state(hass, LOW_SOC) == STATE_OFF
     assert len(events) == 1
 
 
@@ -222,8 +209,8 @@ async def test_device_alarm_flag_fires(
     """A flag the device reports fires the event under its own key, and the summary alarm."""
     events = async_capture_events(hass, EVENT_ALARM)
     victron_sim.battery.set_u16(273, 2)  # high temperature: alarm
-    await _poll(hass)
-    assert _state(hass, HIGH_TEMPERATURE) == STATE_ON
+    await poll(hass)
+    assert entity_state(hass, HIGH_TEMPERATURE) == STATE_ON
     assert sorted(_kinds(events)) == ["alarm", "high_temperature_alarm"]
     assert events[0].data["value"] is None
 
@@ -237,13 +224,13 @@ async def test_alarm_on_at_startup_is_announced_once_started(
     events = async_capture_events(hass, EVENT_ALARM)
     hass.set_state(CoreState.starting)
     await _set_up(hass, victron_entry)
-    assert _state(hass, LOW_SOC) == STATE_ON
+    assert entity_state(hass, LOW_SOC) == STATE_ON
     assert events == []  # automations may not be listening yet
     hass.set_state(CoreState.running)
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STARTED)
     await hass.async_block_till_done()
     assert _kinds(events) == [LOW_STATE_OF_CHARGE]
-    await _poll(hass)
+    await poll(hass)
     assert len(events) == 1
 
 

@@ -6,23 +6,21 @@ the test covers the whole path from the battery to the notify action.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 import shutil
 
 from homeassistant.components.automation.helpers import async_get_blueprints
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
     async_mock_service,
 )
 
 from custom_components.home_battery.const import EVENT_ALARM
 
+from .helpers import poll
 from .simulators.victron import VictronSimulator
 
 pytestmark = pytest.mark.modbus
@@ -80,8 +78,7 @@ async def test_alarm_from_the_battery_is_sent(
     await _automation(hass)
     victron_sim.soc = 7.0
     victron_sim.update(0.0)
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await poll(hass)
     assert len(calls) == 1
     assert calls[0].data["title"] == "Victron GX: Low state of charge"
     message = calls[0].data["message"]

@@ -8,7 +8,6 @@ frames, the double CRC, heartbeats, a wrong logger serial number).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import timedelta
 import json
 import logging
 import math
@@ -16,16 +15,14 @@ from pathlib import Path
 import time
 from typing import Any
 
-from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import (
     CONF_FAMILY,
@@ -39,6 +36,7 @@ from custom_components.home_battery.devices import deye
 from custom_components.home_battery.families import FAMILIES
 
 from .families.deye import entry_data, solarman_entry_data
+from .helpers import entity_state, poll, set_number
 from .simulators.deye import LOGGER_SERIAL, SERIAL, DeyeSimulator
 from .simulators.faults import Fault
 from .simulators.solarman import modbus_crc, v5_request, v5_response
@@ -100,27 +98,15 @@ async def logger_entry(hass: HomeAssistant, logger_sim: DeyeSimulator) -> MockCo
     return await _setup(hass, solarman_entry_data(logger_sim), "Deye (Solarman)")
 
 
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
 async def _set_setpoint(hass: HomeAssistant, slug: str, watts: float) -> None:
-    await hass.services.async_call(
-        "number",
-        SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: f"number.{slug}_power_setpoint", ATTR_VALUE: watts},
-        blocking=True,
-    )
+    await set_number(hass, f"number.{slug}_power_setpoint", watts)
 
 
 async def _poll(hass: HomeAssistant, clock: Clock | None = None, seconds: float = SCAN + 1) -> None:
     """Move time on by `seconds`: Home Assistant's timers and the coordinator's clock."""
     if clock is not None:
         clock.now += seconds
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await poll(hass, seconds)
 
 
 def _settings(sim: DeyeSimulator) -> dict[str, Any]:
@@ -167,13 +153,13 @@ async def test_profile_read_from_the_device_type(
         assert device is not None
         assert device.model == model
         assert device.manufacturer == "Deye"
-        assert float(_state(hass, "sensor.deye_state_of_charge")) == 65
-        assert float(_state(hass, "sensor.deye_battery_power")) == -600
-        assert float(_state(hass, "sensor.deye_battery_voltage")) == voltage
-        assert float(_state(hass, "sensor.deye_solar_power")) == 1500
-        assert float(_state(hass, "sensor.deye_grid_power")) == 150
-        assert float(_state(hass, "sensor.deye_house_consumption")) == 1050
-        assert float(_state(hass, "sensor.deye_energy_charged")) == 1234.5
+        assert float(entity_state(hass, "sensor.deye_state_of_charge")) == 65
+        assert float(entity_state(hass, "sensor.deye_battery_power")) == -600
+        assert float(entity_state(hass, "sensor.deye_battery_voltage")) == voltage
+        assert float(entity_state(hass, "sensor.deye_solar_power")) == 1500
+        assert float(entity_state(hass, "sensor.deye_grid_power")) == 150
+        assert float(entity_state(hass, "sensor.deye_house_consumption")) == 1050
+        assert float(entity_state(hass, "sensor.deye_energy_charged")) == 1234.5
     finally:
         await simulator.stop()
 
@@ -262,9 +248,9 @@ async def test_setpoint_mapped_onto_time_of_use(
     assert settings["max_discharge_current"] == original["max_discharge_current"]
     assert sim.inverter.tou_power() == 2000
     await _poll(hass)
-    assert float(_state(hass, "sensor.deye_battery_power")) == 2000
-    assert _state(hass, "sensor.deye_operating_state") == "discharging"
-    assert _state(hass, "select.deye_operating_mode") == "manual"
+    assert float(entity_state(hass, "sensor.deye_battery_power")) == 2000
+    assert entity_state(hass, "sensor.deye_operating_state") == "discharging"
+    assert entity_state(hass, "select.deye_operating_mode") == "manual"
 
     await _set_setpoint(hass, "deye", 0)
     settings = _settings(sim)
@@ -284,7 +270,7 @@ async def test_setpoint_mapped_onto_time_of_use(
     assert settings["grid_charge"] == 1
     assert sim.inverter.tou_power() == -2000
     await _poll(hass)
-    assert float(_state(hass, "sensor.deye_battery_power")) == -2000
+    assert float(entity_state(hass, "sensor.deye_battery_power")) == -2000
 
 
 @pytest.mark.modbus
@@ -369,7 +355,7 @@ async def test_auto_restores_the_users_program(
     assert 109 not in restored  # never changed, so never written
     assert not set(range(148, 154)) & restored  # the programs' start times neither
     await _poll(hass)
-    assert _state(hass, "select.deye_operating_mode") == "auto"
+    assert entity_state(hass, "select.deye_operating_mode") == "auto"
     # Nothing is held any more: unloading writes nothing.
     writes = sim.write_count
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -387,7 +373,7 @@ async def test_setting_the_inverter_ignores_is_reported_and_still_restored(
         await _set_setpoint(hass, "deye", 2000)
     assert err.value.translation_key == "write_not_accepted"
     assert err.value.translation_placeholders["what"] == "time-of-use program 1 power"
-    assert _state(hass, "select.deye_operating_mode") == "auto"
+    assert entity_state(hass, "select.deye_operating_mode") == "auto"
     assert not sim.inverter.released()  # the other settings were changed
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
@@ -403,10 +389,10 @@ async def test_modbus_stall_makes_entities_unavailable(
     await _setup(hass, entry_data(sim), "Deye")
     await sim.set_fault(Fault.STALL)
     await _poll(hass)
-    assert _state(hass, "sensor.deye_state_of_charge") == STATE_UNAVAILABLE
+    assert entity_state(hass, "sensor.deye_state_of_charge") == STATE_UNAVAILABLE
     await sim.set_fault(Fault.NONE)
     await _poll(hass)
-    assert float(_state(hass, "sensor.deye_state_of_charge")) == 65
+    assert float(entity_state(hass, "sensor.deye_state_of_charge")) == 65
 
 
 # --- Solarman V5 ---------------------------------------------------------------------------------
@@ -454,24 +440,24 @@ async def test_solarman_quirks_ridden_out(
     logger_sim.inverter.soc = 70
     logger_sim.inverter.set_flows()
     await _poll(hass)
-    assert float(_state(hass, soc)) == 70
+    assert float(entity_state(hass, soc)) == 70
     logger.corrupt_next = 1  # a bad V5 checksum: asked again
     logger_sim.inverter.soc = 71
     logger_sim.inverter.set_flows()
     await _poll(hass)
-    assert float(_state(hass, soc)) == 71
+    assert float(entity_state(hass, soc)) == 71
     logger.bad_crc_next = 1  # a bad Modbus CRC inside a good V5 frame: asked again
     logger_sim.inverter.soc = 70
     logger_sim.inverter.set_flows()
     await _poll(hass)
-    assert float(_state(hass, soc)) == 70
+    assert float(entity_state(hass, soc)) == 70
     assert logger.corrupt_next == logger.bad_crc_next == 0
     connections = logger.connections
     await logger.drop_connections()
     logger_sim.inverter.soc = 72
     logger_sim.inverter.set_flows()
     await _poll(hass)
-    assert float(_state(hass, soc)) == 72
+    assert float(entity_state(hass, soc)) == 72
     assert logger.connections == connections + 1
     # Control works through the quirks too.
     await _set_setpoint(hass, "deye_solarman", -1000)
@@ -496,10 +482,10 @@ async def test_solarman_outages_ridden_out_with_backoff(
     # A short refusal (one poll) is ridden out: the entities keep their last values.
     await logger_sim.set_fault(Fault.REFUSE)
     await _poll(hass, clock)
-    assert float(_state(hass, soc)) == 65
+    assert float(entity_state(hass, soc)) == 65
     await logger_sim.set_fault(Fault.NONE)
     await _poll(hass, clock)  # 11 s later: past the first 5 s backoff
-    assert float(_state(hass, soc)) == 65
+    assert float(entity_state(hass, soc)) == 65
     assert not [r for r in caplog.records if "Error fetching" in r.getMessage()]
 
     # Refused again and again: attempts back off (5, 10, 20 s ...), entities stay for 120 s.
@@ -510,24 +496,24 @@ async def test_solarman_outages_ridden_out_with_backoff(
     connections = logger.connections
     await _poll(hass, clock)  # +44: the logger is back, but the backoff is not over
     assert logger.connections == connections
-    assert float(_state(hass, soc)) == 65
+    assert float(entity_state(hass, soc)) == 65
     logger_sim.inverter.soc = 66
     logger_sim.inverter.set_flows()
     await _poll(hass, clock)  # +55: connects again
     assert logger.connections == connections + 1
-    assert float(_state(hass, soc)) == 66
+    assert float(entity_state(hass, soc)) == 66
     assert not [r for r in caplog.records if "Error fetching" in r.getMessage()]
 
     # A long outage: unavailable once 120 s have passed without contact, one log line.
     await logger_sim.set_fault(Fault.REFUSE)
     for _ in range(12):
         await _poll(hass, clock)
-    assert _state(hass, soc) == STATE_UNAVAILABLE
+    assert entity_state(hass, soc) == STATE_UNAVAILABLE
     assert len([r for r in caplog.records if "Error fetching" in r.getMessage()]) == 1
     await logger_sim.set_fault(Fault.NONE)
     for _ in range(2):  # the backoff has reached 60 s: at most one more minute to wait
         await _poll(hass, clock, 61)
-    assert float(_state(hass, soc)) == 66
+    assert float(entity_state(hass, soc)) == 66
     assert any("recovered" in r.getMessage() for r in caplog.records)
 
 
@@ -561,9 +547,9 @@ async def test_solarman_stall_unavailable_after_the_grace_period(
     soc = "sensor.deye_solarman_state_of_charge"
     await logger_sim.set_fault(Fault.STALL)
     await _poll(hass, clock, 61)
-    assert float(_state(hass, soc)) == 65
+    assert float(entity_state(hass, soc)) == 65
     await _poll(hass, clock, 61)
-    assert _state(hass, soc) == STATE_UNAVAILABLE
+    assert entity_state(hass, soc) == STATE_UNAVAILABLE
     await logger_sim.set_fault(Fault.NONE)
     await _poll(hass, clock)
-    assert float(_state(hass, soc)) == 65
+    assert float(entity_state(hass, soc)) == 65

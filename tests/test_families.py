@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 import contextlib
-from datetime import timedelta
 import json
 import logging
 from typing import Any
 
-from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
-from homeassistant.const import ATTR_ENTITY_ID, ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.util import dt as dt_util, slugify
+from homeassistant.util import slugify
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -27,6 +24,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
 
 from .families import CASES, FamilyCase, Simulator
+from .helpers import eventually, poll, set_number
 from .simulators.faults import Fault
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -95,23 +93,8 @@ async def entry(hass: HomeAssistant, case: FamilyCase, sim: Simulator) -> MockCo
     return config_entry
 
 
-async def _eventually(check: Callable[[], Any], seconds: float = 2.0) -> bool:
-    """Return whether `check` holds within `seconds`: a command sent through a broker (MQTT)
-    reaches the battery only after the service call has returned."""
-    for _ in range(int(seconds / 0.02)):
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(check())
-
-
 def _entity(case: FamilyCase, domain: str, key: str) -> str:
     return f"{domain}.{slugify(case.title)}_{key}"
-
-
-async def _poll(hass: HomeAssistant) -> None:
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=61))
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def _user_input(case: FamilyCase, sim: Simulator) -> dict[str, Any]:
@@ -211,20 +194,15 @@ async def test_setpoint_written_and_released_on_unload(
         return
     assert case.commanded_power is not None
     assert case.released is not None
-    await hass.services.async_call(
-        "number",
-        SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: _entity(case, "number", "power_setpoint"), ATTR_VALUE: case.setpoint},
-        blocking=True,
-    )
-    assert await _eventually(lambda: case.commanded_power(sim) == pytest.approx(case.setpoint))
+    await set_number(hass, _entity(case, "number", "power_setpoint"), case.setpoint)
+    assert await eventually(lambda: case.commanded_power(sim) == pytest.approx(case.setpoint))
     state = hass.states.get(_entity(case, "number", "power_setpoint"))
     assert state is not None
     assert float(state.state) == case.setpoint
     assert not case.released(sim)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    assert await _eventually(lambda: case.released(sim))
+    assert await eventually(lambda: case.released(sim))
 
 
 async def test_out_of_range_rejected_nothing_written(
@@ -251,24 +229,24 @@ async def test_offline_and_back(
     state_of_charge = _entity(case, "sensor", "state_of_charge")
     coordinator = entry.runtime_data
 
-    async def poll() -> None:
+    async def next_poll() -> None:
         if step := case.poll_clock_step:  # the entry's clock moves with the timers
             clock = coordinator.clock
             coordinator.clock = lambda clock=clock: clock() + step
-        await _poll(hass)
+        await poll(hass, 61)
 
     caplog.set_level(logging.INFO)
     for fault in case.faults:
         caplog.clear()
         await sim.set_fault(fault)
         for _ in range(3):
-            await poll()
+            await next_poll()
         state = hass.states.get(state_of_charge)
         assert state is not None
         assert state.state == STATE_UNAVAILABLE, fault
         assert len([r for r in caplog.records if "Error fetching" in r.getMessage()]) == 1, fault
         await sim.set_fault(Fault.NONE)
-        await poll()
+        await next_poll()
         state = hass.states.get(state_of_charge)
         assert state is not None
         assert state.state != STATE_UNAVAILABLE, fault

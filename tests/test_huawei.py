@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from datetime import timedelta
 
-from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
-from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.config_entries import SOURCE_USER
-from homeassistant.const import ATTR_ENTITY_ID, CONF_HOST, CONF_PORT, STATE_UNAVAILABLE
+from homeassistant.const import CONF_HOST, CONF_PORT, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import CONF_UNIT_ID, DOMAIN
 from custom_components.home_battery.devices.huawei import (
@@ -26,6 +22,7 @@ from custom_components.home_battery.devices.huawei import (
 )
 
 from .families.huawei import entry_data
+from .helpers import entity_state, poll, select_option, set_number
 from .simulators.huawei import CHARGE, DISCHARGE, MODEL, SERIAL, STOP, HuaweiSimulator
 
 pytestmark = [pytest.mark.modbus, pytest.mark.usefixtures("socket_enabled")]
@@ -54,30 +51,6 @@ async def entry(hass: HomeAssistant, sim: HuaweiSimulator) -> MockConfigEntry:
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def _poll(hass: HomeAssistant) -> None:
-    """Fire the next poll and the control refresh (both due within 61 s)."""
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=61))
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def _set_power(hass: HomeAssistant, watts: float) -> None:
-    await hass.services.async_call(
-        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: watts}, blocking=True
-    )
-
-
-async def _select(hass: HomeAssistant, option: str) -> None:
-    await hass.services.async_call(
-        "select", SERVICE_SELECT_OPTION, {ATTR_ENTITY_ID: MODE, ATTR_OPTION: option}, blocking=True
-    )
 
 
 def _writes(sim: HuaweiSimulator, address: int) -> list[int]:
@@ -114,19 +87,19 @@ async def test_forcible_discharge_then_charge(
     hass: HomeAssistant, entry: MockConfigEntry, sim: HuaweiSimulator
 ) -> None:
     """A setpoint is a timed forcible command: power, period, time mode, then the command."""
-    await _set_power(hass, 2000)
+    await set_number(hass, SETPOINT, 2000)
     order = [r.address for r in sim.peer.writes]
     assert order == [47249, 47083, 47246, 47100]
     assert sim.bank.get_32(47249, signed=False) == 2000
     assert _writes(sim, 47083) == [FORCIBLE_PERIOD_MINUTES]
     assert _writes(sim, 47100) == [DISCHARGE]
     assert sim.battery_power() == 2000
-    await _poll(hass)
-    assert float(_state(hass, "sensor.huawei_sun2000_battery_power")) == 2000
-    assert _state(hass, MODE) == "manual"
-    assert float(_state(hass, SETPOINT)) == 2000
+    await poll(hass, 61)
+    assert float(entity_state(hass, "sensor.huawei_sun2000_battery_power")) == 2000
+    assert entity_state(hass, MODE) == "manual"
+    assert float(entity_state(hass, SETPOINT)) == 2000
 
-    await _set_power(hass, -1000)
+    await set_number(hass, SETPOINT, -1000)
     assert _writes(sim, 47100)[-1] == CHARGE
     assert sim.bank.get_32(47247, signed=False) == 1000
     assert sim.battery_power() == -1000
@@ -137,7 +110,7 @@ async def test_manual_without_setpoint_holds_zero(
 ) -> None:
     """Manual at 0 W is a forcible charge at 0 W: the battery rests instead of charging."""
     assert sim.battery_power() == -2500
-    await _select(hass, "manual")
+    await select_option(hass, MODE, "manual")
     assert _writes(sim, 47100) == [CHARGE]
     assert sim.bank.get_32(47247, signed=False) == 0
     assert sim.battery_power() == 0
@@ -149,15 +122,15 @@ async def test_command_refreshed_before_its_period_ends(
     """The command is written again within its period; without that it would end."""
     assert CONTROL_REFRESH_SECONDS < FORCIBLE_PERIOD_MINUTES * 60 / 2
     sim.seconds_per_minute = 0.4  # a 5-minute period lasts 2 s here
-    await _set_power(hass, -1000)
+    await set_number(hass, SETPOINT, -1000)
     await asyncio.sleep(1.2)
-    await _poll(hass)  # the refresh is due: the command is written again
+    await poll(hass, 61)  # the refresh is due: the command is written again
     assert _writes(sim, 47100) == [CHARGE, CHARGE]
     await asyncio.sleep(1.2)  # past the first command's period, within the refreshed one
     assert sim.forcible_power() == -1000
     await asyncio.sleep(2.1)  # nobody refreshes: the inverter ends the command by itself
     assert sim.forcible_power() is None
-    await _select(hass, "auto")
+    await select_option(hass, MODE, "auto")
     assert _writes(sim, 47100)[-1] == STOP
 
 
@@ -165,13 +138,13 @@ async def test_working_modes_are_kept(
     hass: HomeAssistant, entry: MockConfigEntry, sim: HuaweiSimulator
 ) -> None:
     """Working modes go to 47086 and stay when Home Assistant lets go; `auto` is 2."""
-    await _set_power(hass, 1500)
-    await _select(hass, "time_of_use")
+    await set_number(hass, SETPOINT, 1500)
+    await select_option(hass, MODE, "time_of_use")
     assert _writes(sim, 47100)[-1] == STOP  # the forcible command ended first
     assert sim.bank.get_u16(47086) == 5  # time of use, LUNA2000
-    await _poll(hass)
-    assert _state(hass, MODE) == "time_of_use"
-    await _select(hass, "fully_fed_to_grid")
+    await poll(hass, 61)
+    assert entity_state(hass, MODE) == "time_of_use"
+    await select_option(hass, MODE, "fully_fed_to_grid")
     assert sim.bank.get_u16(47086) == 4
     writes = len(sim.peer.writes)
     # A working mode is the user's setting, not a forced state: unloading leaves it alone.
@@ -180,14 +153,14 @@ async def test_working_modes_are_kept(
     assert sim.bank.get_u16(47086) == 4
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert _state(hass, MODE) == "fully_fed_to_grid"
-    await _select(hass, "auto")
+    assert entity_state(hass, MODE) == "fully_fed_to_grid"
+    await select_option(hass, MODE, "auto")
     assert sim.bank.get_u16(47086) == 2
-    await _poll(hass)
-    assert _state(hass, MODE) == "auto"
+    await poll(hass, 61)
+    assert entity_state(hass, MODE) == "auto"
     # Already maximising self-consumption: the flash-backed register is not written again.
     writes = len(_writes(sim, 47086))
-    await _select(hass, "auto")
+    await select_option(hass, MODE, "auto")
     assert len(_writes(sim, 47086)) == writes
 
 
@@ -197,12 +170,12 @@ async def test_write_without_login_is_refused(
     """Without the installer login the inverter answers 0x80: a translated permission error."""
     sim.require_login = True
     with pytest.raises(HomeAssistantError) as err:
-        await _set_power(hass, 1000)
+        await set_number(hass, SETPOINT, 1000)
     assert err.value.translation_key == "permission_denied"
     assert "installer login" in str(err.value)
     assert sim.forcible_power() is None
-    assert _state(hass, MODE) == "auto"
-    assert _state(hass, SOC) != STATE_UNAVAILABLE  # reading still works
+    assert entity_state(hass, MODE) == "auto"
+    assert entity_state(hass, SOC) != STATE_UNAVAILABLE  # reading still works
 
 
 async def test_write_ignored_by_device_raises(
@@ -211,9 +184,9 @@ async def test_write_ignored_by_device_raises(
     """A command the inverter does not take shows up in the read-back and is reported."""
     sim.bank.on_write = lambda address, values: sim.bank.set_u16(47100, STOP)
     with pytest.raises(HomeAssistantError) as err:
-        await _set_power(hass, 1000)
+        await set_number(hass, SETPOINT, 1000)
     assert err.value.translation_key == "write_not_accepted"
-    assert _state(hass, MODE) == "auto"
+    assert entity_state(hass, MODE) == "auto"
 
 
 async def test_fault_status(
@@ -222,9 +195,9 @@ async def test_fault_status(
     """Running status 3 is a fault, and raises the alarm."""
     sim.running_status = 3
     sim.update(0)
-    await _poll(hass)
-    assert _state(hass, "sensor.huawei_sun2000_operating_state") == "fault"
-    assert _state(hass, "binary_sensor.huawei_sun2000_alarm") == "on"
+    await poll(hass, 61)
+    assert entity_state(hass, "sensor.huawei_sun2000_operating_state") == "fault"
+    assert entity_state(hass, "binary_sensor.huawei_sun2000_alarm") == "on"
 
 
 async def test_other_client_raises_repair_issue_until_stable(
@@ -239,19 +212,19 @@ async def test_other_client_raises_repair_issue_until_stable(
     issue_id = f"connection_taken_over_{entry.entry_id}"
     for _ in range(2):
         await sim.connect_other_client()
-        await _poll(hass)
-        assert _state(hass, SOC) != STATE_UNAVAILABLE
+        await poll(hass, 61)
+        assert entity_state(hass, SOC) != STATE_UNAVAILABLE
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None  # two drops can happen
     await sim.connect_other_client()
-    await _poll(hass)
+    await poll(hass, 61)
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_key == "connection_taken_over"
     assert issue.translation_placeholders == {"title": "Huawei SUN2000"}
-    assert _state(hass, SOC) != STATE_UNAVAILABLE
+    assert entity_state(hass, SOC) != STATE_UNAVAILABLE
 
     coordinator = entry.runtime_data
     clock = coordinator.clock
     coordinator.clock = lambda: clock() + 16 * 60  # a quarter of an hour without a takeover
-    await _poll(hass)
+    await poll(hass, 61)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import timedelta
 import logging
 from typing import Any, TypeVar
 
@@ -28,12 +27,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
-from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_mqtt_message,
-    async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.typing import MqttMockHAClient
 
@@ -50,6 +47,8 @@ from custom_components.home_battery.mqtt_family import (
     CONF_STATE_TIMEOUT,
     HomeAssistantMqttTransport,
 )
+
+from .helpers import entity_state, poll
 
 T = TypeVar("T")
 
@@ -86,17 +85,6 @@ def _form(**changes: Any) -> dict[str, Any]:
     }
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def _poll(hass: HomeAssistant) -> None:
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def _while_publishing(hass: HomeAssistant, action: Awaitable[T], state: dict[str, str]) -> T:
@@ -262,7 +250,7 @@ async def test_reconfigure_drops_emptied_optional_topic(
     # The entry reloads and waits for the battery's state again.
     await _while_publishing(hass, _until_loaded(entry), STATE)
     assert entry.state is ConfigEntryState.LOADED
-    assert _state(hass, "sensor.mqtt_battery_battery_temperature") == STATE_UNAVAILABLE
+    assert entity_state(hass, "sensor.mqtt_battery_battery_temperature") == STATE_UNAVAILABLE
 
 
 # --- values and signs ------------------------------------------------------------------------
@@ -288,11 +276,11 @@ async def test_values_and_signs(
 ) -> None:
     """Power and current are converted to + discharging; the operating state follows power."""
     await _set_up(hass, mqtt_mock, {**STATE, POWER: power, CURRENT: current}, power_sign=sign)
-    assert float(_state(hass, "sensor.mqtt_battery_state_of_charge")) == 80
-    assert float(_state(hass, "sensor.mqtt_battery_battery_power")) == expected_power
-    assert float(_state(hass, "sensor.mqtt_battery_battery_current")) == expected_current
-    assert float(_state(hass, "sensor.mqtt_battery_battery_temperature")) == 24.5
-    assert _state(hass, "sensor.mqtt_battery_operating_state") == operating_state
+    assert float(entity_state(hass, "sensor.mqtt_battery_state_of_charge")) == 80
+    assert float(entity_state(hass, "sensor.mqtt_battery_battery_power")) == expected_power
+    assert float(entity_state(hass, "sensor.mqtt_battery_battery_current")) == expected_current
+    assert float(entity_state(hass, "sensor.mqtt_battery_battery_temperature")) == 24.5
+    assert entity_state(hass, "sensor.mqtt_battery_operating_state") == operating_state
     assert hass.states.get("sensor.mqtt_battery_battery_voltage") is None  # no topic given
 
 
@@ -322,11 +310,11 @@ async def test_json_topic_and_partial_messages(
         battery_current_topic=None,
         battery_temperature_topic=None,
     )
-    assert float(_state(hass, "sensor.mqtt_battery_battery_power")) == 300
+    assert float(entity_state(hass, "sensor.mqtt_battery_battery_power")) == 300
     async_fire_mqtt_message(hass, "bat/state", '{"soc": 62}')
-    await _poll(hass)
-    assert float(_state(hass, "sensor.mqtt_battery_state_of_charge")) == 62
-    assert float(_state(hass, "sensor.mqtt_battery_battery_power")) == 300
+    await poll(hass)
+    assert float(entity_state(hass, "sensor.mqtt_battery_state_of_charge")) == 62
+    assert float(entity_state(hass, "sensor.mqtt_battery_battery_power")) == 300
 
 
 async def test_garbage_makes_unavailable_with_one_log_line(
@@ -338,20 +326,20 @@ async def test_garbage_makes_unavailable_with_one_log_line(
     """
     await _set_up(hass, mqtt_mock)
     async_fire_mqtt_message(hass, TEMPERATURE, "warm")
-    await _poll(hass)
-    assert _state(hass, "sensor.mqtt_battery_battery_temperature") == STATE_UNKNOWN
-    assert float(_state(hass, "sensor.mqtt_battery_state_of_charge")) == 80
+    await poll(hass)
+    assert entity_state(hass, "sensor.mqtt_battery_battery_temperature") == STATE_UNKNOWN
+    assert float(entity_state(hass, "sensor.mqtt_battery_state_of_charge")) == 80
     caplog.set_level(logging.INFO)
     async_fire_mqtt_message(hass, POWER, "\x00garbage")
     for _ in range(3):
-        await _poll(hass)
-    assert _state(hass, "sensor.mqtt_battery_battery_power") == STATE_UNAVAILABLE
+        await poll(hass)
+    assert entity_state(hass, "sensor.mqtt_battery_battery_power") == STATE_UNAVAILABLE
     errors = [r.getMessage() for r in caplog.records if "Error fetching" in r.getMessage()]
     assert len(errors) == 1
     assert "bat/power: not a number" in errors[0]
     async_fire_mqtt_message(hass, POWER, "-900")
-    await _poll(hass)
-    assert float(_state(hass, "sensor.mqtt_battery_battery_power")) == -900
+    await poll(hass)
+    assert float(entity_state(hass, "sensor.mqtt_battery_battery_power")) == -900
     assert any("recovered" in r.getMessage() for r in caplog.records)
 
 
@@ -363,11 +351,11 @@ async def test_silence_makes_unavailable_until_the_next_message(
     device = entry.runtime_data.device
     clock = device.clock
     device.clock = lambda: clock() + 61  # a minute of silence, with a 60 s timeout
-    await _poll(hass)
-    assert _state(hass, "sensor.mqtt_battery_state_of_charge") == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, "sensor.mqtt_battery_state_of_charge") == STATE_UNAVAILABLE
     async_fire_mqtt_message(hass, SOC, "79")
-    await _poll(hass)
-    assert float(_state(hass, "sensor.mqtt_battery_state_of_charge")) == 79
+    await poll(hass)
+    assert float(entity_state(hass, "sensor.mqtt_battery_state_of_charge")) == 79
 
 
 # --- control ---------------------------------------------------------------------------------
@@ -406,15 +394,15 @@ async def test_json_commands(
     entry = await _set_up(hass, mqtt_mock, power_sign=sign)
     await _set_setpoint(hass, -2000)
     await _set_setpoint(hass, 1500)
-    await _poll(hass)  # the refresh after the second write is debounced
+    await poll(hass)  # the refresh after the second write is debounced
     assert _published(mqtt_mock) == [(charge, 1, False), (discharge, 1, False)]
-    assert _state(hass, MODE) == "manual"
-    assert float(_state(hass, SETPOINT)) == 1500
+    assert entity_state(hass, MODE) == "manual"
+    assert float(entity_state(hass, SETPOINT)) == 1500
     await hass.services.async_call(
         "select", SERVICE_SELECT_OPTION, {ATTR_ENTITY_ID: MODE, ATTR_OPTION: "auto"}, blocking=True
     )
     assert _published(mqtt_mock)[-1] == ('{"power": 0, "mode": "auto"}', 1, False)
-    assert _state(hass, MODE) == "auto"
+    assert entity_state(hass, MODE) == "auto"
     # Unloading in auto sends nothing more: there is nothing to hand back.
     count = len(_published(mqtt_mock))
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -474,11 +462,11 @@ async def test_broker_down_publishes_nothing(
         await _set_setpoint(hass, 1000)
     assert err.value.translation_key == "communication_error"
     assert _published(mqtt_mock) == []
-    await _poll(hass)
-    assert _state(hass, "sensor.mqtt_battery_state_of_charge") == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, "sensor.mqtt_battery_state_of_charge") == STATE_UNAVAILABLE
     mqtt_mock.connected = True
-    await _poll(hass)
-    assert float(_state(hass, "sensor.mqtt_battery_state_of_charge")) == 80
+    await poll(hass)
+    assert float(entity_state(hass, "sensor.mqtt_battery_state_of_charge")) == 80
 
 
 async def test_release_on_stop(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
@@ -501,12 +489,12 @@ async def test_grace_period_releases_after_silence(
     device.clock = lambda: device_clock() + 61
     coordinator.clock = lambda: coordinator_clock() + 61
     for _ in range(2):
-        await _poll(hass)
-    assert _state(hass, SETPOINT) == STATE_UNAVAILABLE
+        await poll(hass)
+    assert entity_state(hass, SETPOINT) == STATE_UNAVAILABLE
     async_fire_mqtt_message(hass, SOC, "78")
-    await _poll(hass)
+    await poll(hass)
     assert _published(mqtt_mock)[-1][0] == '{"power": 0, "mode": "auto"}'
-    assert _state(hass, MODE) == "auto"
+    assert entity_state(hass, MODE) == "auto"
 
 
 async def test_monitoring_only(hass: HomeAssistant, mqtt_mock: MqttMockHAClient) -> None:
@@ -514,7 +502,7 @@ async def test_monitoring_only(hass: HomeAssistant, mqtt_mock: MqttMockHAClient)
     entry = await _set_up(hass, mqtt_mock, command_topic=None)
     assert hass.states.get(SETPOINT) is None
     assert hass.states.get(MODE) is None
-    assert float(_state(hass, "sensor.mqtt_battery_battery_power")) == -1500
+    assert float(entity_state(hass, "sensor.mqtt_battery_battery_power")) == -1500
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert entry.state is ConfigEntryState.NOT_LOADED
     assert _published(mqtt_mock) == []
@@ -527,4 +515,4 @@ async def test_broker_error_on_publish(hass: HomeAssistant, mqtt_mock: MqttMockH
     with pytest.raises(HomeAssistantError) as err:
         await _set_setpoint(hass, 1000)
     assert err.value.translation_key == "communication_error"
-    assert _state(hass, MODE) == "auto"
+    assert entity_state(hass, MODE) == "auto"

@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Callable
-from datetime import timedelta
 
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import ATTR_ENTITY_ID, EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
 from custom_components.home_battery.mqtt_family import CONF_COMMAND_FORMAT
 
 from .families.mqtt import entry_data, mqtt_entry, mqtt_test_tuning
+from .helpers import entity_state, poll
 from .simulators.mqtt_battery import IDENTIFIER, MqttBatterySimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -74,17 +73,6 @@ async def _until(check: Callable[[], bool]) -> None:
     raise AssertionError("the battery did not act on the command")
 
 
-async def _poll(hass: HomeAssistant) -> None:
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
 async def test_text_commands_obeyed_and_seen_in_the_state(
     hass: HomeAssistant, sim: MqttBatterySimulator
 ) -> None:
@@ -94,15 +82,15 @@ async def test_text_commands_obeyed_and_seen_in_the_state(
     and, afterwards, the power the battery reports.
     """
     await _set_up(hass, sim, **{CONF_COMMAND_FORMAT: "text"})
-    assert float(_state(hass, BATTERY_POWER)) == -600  # its own automatic mode
+    assert float(entity_state(hass, BATTERY_POWER)) == -600  # its own automatic mode
     await hass.services.async_call(
         "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: -1500}, blocking=True
     )
     await _until(lambda: sim.commands == ["CHARGE 1500W"])
     await asyncio.sleep(0.2)  # the battery publishes its new state
-    await _poll(hass)
-    assert float(_state(hass, BATTERY_POWER)) == -1500
-    assert _state(hass, MODE) == "manual"
+    await poll(hass)
+    assert float(entity_state(hass, BATTERY_POWER)) == -1500
+    assert entity_state(hass, MODE) == "manual"
     await hass.services.async_call(
         "select", SERVICE_SELECT_OPTION, {ATTR_ENTITY_ID: MODE, ATTR_OPTION: "auto"}, blocking=True
     )
@@ -145,5 +133,5 @@ async def test_mqtt_integration_unloaded(hass: HomeAssistant, sim: MqttBatterySi
     await _set_up(hass, sim)
     (broker_entry,) = hass.config_entries.async_entries("mqtt")
     assert await hass.config_entries.async_unload(broker_entry.entry_id)
-    await _poll(hass)
-    assert _state(hass, "sensor.mqtt_battery_state_of_charge") == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, "sensor.mqtt_battery_state_of_charge") == STATE_UNAVAILABLE

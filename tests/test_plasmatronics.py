@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from datetime import timedelta
 from pathlib import Path
 
 from homeassistant.config_entries import SOURCE_USER
@@ -17,11 +16,9 @@ from homeassistant.const import CONF_DEVICE, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
-from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
     mock_restore_cache_with_extra_data,
 )
 
@@ -29,6 +26,7 @@ from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.devices.pli import ERROR_MESSAGES, Command, PliLink
 
 from .families.plasmatronics import entry_data
+from .helpers import entity_state, poll
 from .simulators.faults import Fault
 from .simulators.pli import PliSimulator
 
@@ -37,17 +35,6 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 SOC = "sensor.plasmatronics_state_of_charge"
 POWER = "sensor.plasmatronics_battery_power"
 FRAMES_PER_POLL = 13
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def _poll(hass: HomeAssistant) -> None:
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def _started(**kwargs: object) -> PliSimulator:
@@ -95,8 +82,8 @@ async def test_pty_end_to_end(
         await hass.async_block_till_done()
         entry = hass.config_entries.async_entries(DOMAIN)[0]
         assert entry.unique_id == sim.url  # no serial number: the port identifies it
-        assert float(_state(hass, SOC)) == 78
-        assert float(_state(hass, POWER)) == pytest.approx(-1257.6)
+        assert float(entity_state(hass, SOC)) == 78
+        assert float(entity_state(hass, POWER)) == pytest.approx(-1257.6)
         device = device_registry.async_get_device(identifiers={(DOMAIN, sim.url)})
         assert device is not None
         assert (device.manufacturer, device.model, device.sw_version) == (
@@ -109,11 +96,11 @@ async def test_pty_end_to_end(
         assert hass.states.async_entity_ids("select") == []
 
         await sim.set_fault(Fault.STALL)
-        await _poll(hass)
-        assert _state(hass, SOC) == STATE_UNAVAILABLE
+        await poll(hass)
+        assert entity_state(hass, SOC) == STATE_UNAVAILABLE
         await sim.set_fault(Fault.NONE)
-        await _poll(hass)
-        assert float(_state(hass, SOC)) == 78
+        await poll(hass)
+        assert float(entity_state(hass, SOC)) == 78
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await sim.stop()
@@ -135,18 +122,18 @@ async def test_adapter_replugged(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert float(_state(hass, SOC)) == 78
+    assert float(entity_state(hass, SOC)) == 78
     await sim.stop()  # unplugged: the tty goes away under the open port
     by_id.unlink()
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     assert caplog.text.count("Error fetching") == 1
     assert "Fatal" not in caplog.text  # the failed write is ours to report, not the loop's
     sim = await _started(link="pty")  # plugged back in: another tty, the same by-id name
     try:
         by_id.symlink_to(sim.url)
-        await _poll(hass)
-        assert float(_state(hass, SOC)) == 78
+        await poll(hass)
+        assert float(entity_state(hass, SOC)) == 78
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await sim.stop()
@@ -157,16 +144,16 @@ async def test_rfc2217_end_to_end(hass: HomeAssistant, socket_enabled: None) -> 
     sim = await _started(link="rfc2217")
     try:
         entry = await _set_up(hass, sim)
-        assert float(_state(hass, POWER)) == pytest.approx(-1257.6)
+        assert float(entity_state(hass, POWER)) == pytest.approx(-1257.6)
         sim.inject(Fault.GARBAGE)
-        await _poll(hass)
-        assert float(_state(hass, SOC)) == 78
+        await poll(hass)
+        assert float(entity_state(hass, SOC)) == 78
         await sim.set_fault(Fault.DROP)  # the server drops the connection
-        await _poll(hass)
-        assert _state(hass, SOC) == STATE_UNAVAILABLE
+        await poll(hass)
+        assert entity_state(hass, SOC) == STATE_UNAVAILABLE
         await sim.set_fault(Fault.NONE)
-        await _poll(hass)
-        assert float(_state(hass, SOC)) == 78
+        await poll(hass)
+        assert float(entity_state(hass, SOC)) == 78
         assert await hass.config_entries.async_unload(entry.entry_id)
     finally:
         await sim.stop()
@@ -198,15 +185,17 @@ async def test_model_scaling(
     await sim.start()
     try:
         await _set_up(hass, sim)
-        assert float(_state(hass, "sensor.plasmatronics_battery_voltage")) == battery_volts
-        assert float(_state(hass, "sensor.plasmatronics_battery_current")) == pytest.approx(-9.0)
-        assert float(_state(hass, "sensor.plasmatronics_solar_power")) == pytest.approx(
+        assert float(entity_state(hass, "sensor.plasmatronics_battery_voltage")) == battery_volts
+        assert float(entity_state(hass, "sensor.plasmatronics_battery_current")) == pytest.approx(
+            -9.0
+        )
+        assert float(entity_state(hass, "sensor.plasmatronics_solar_power")) == pytest.approx(
             12 * battery_volts
         )
-        assert float(_state(hass, "sensor.plasmatronics_house_consumption")) == pytest.approx(
+        assert float(entity_state(hass, "sensor.plasmatronics_house_consumption")) == pytest.approx(
             3 * battery_volts
         )
-        assert float(_state(hass, POWER)) == pytest.approx(-9 * battery_volts)
+        assert float(entity_state(hass, POWER)) == pytest.approx(-9 * battery_volts)
         device = device_registry.async_get_device(identifiers={(DOMAIN, sim.url)})
         assert device is not None
         assert (device.model, device.sw_version) == (model, version)
@@ -229,12 +218,12 @@ async def test_retries_hide_transient_faults(hass: HomeAssistant, sim: PliSimula
     link: PliLink = hass.config_entries.async_entries(DOMAIN)[0].runtime_data.device.link
     before = sim.request_count
     sim.inject(Fault.GARBAGE, 130)  # the first request succeeds at its third attempt
-    await _poll(hass)
-    assert float(_state(hass, SOC)) == 78
+    await poll(hass)
+    assert float(entity_state(hass, SOC)) == 78
     assert sim.request_count - before == FRAMES_PER_POLL + 2
     sim.inject(Fault.STALL)  # one unanswered request: a timeout, then the retry
-    await _poll(hass)
-    assert float(_state(hass, SOC)) == 78
+    await poll(hass)
+    assert float(entity_state(hass, SOC)) == 78
     assert link.retries == 3
 
 
@@ -243,11 +232,11 @@ async def test_persistent_garbage_fails_the_poll(hass: HomeAssistant, sim: PliSi
     await _set_up(hass, sim)
     before = sim.request_count
     sim.inject(Fault.GARBAGE, Fault.GARBAGE, Fault.GARBAGE)
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     assert sim.request_count - before == 3  # the poll stops at the failing request
-    await _poll(hass)
-    assert float(_state(hass, SOC)) == 78
+    await poll(hass)
+    assert float(entity_state(hass, SOC)) == 78
 
 
 @pytest.mark.parametrize("code", [5, 129, 130, 133, 134])
@@ -259,13 +248,13 @@ async def test_error_codes_are_retried_then_reported(
     sim.error_code = code
     await sim.set_fault(Fault.EXCEPTION)
     before = sim.request_count
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     assert sim.request_count - before == 3
     assert f"PLI error {code}: {ERROR_MESSAGES[code]}" in caplog.text
     await sim.set_fault(Fault.NONE)
-    await _poll(hass)
-    assert float(_state(hass, SOC)) == 78
+    await poll(hass)
+    assert float(entity_state(hass, SOC)) == 78
 
 
 async def test_unknown_command_is_not_retried(
@@ -276,8 +265,8 @@ async def test_unknown_command_is_not_retried(
     sim.error_code = 131
     await sim.set_fault(Fault.EXCEPTION)
     before = sim.request_count
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     assert sim.request_count - before == 1
     assert "PLI error 131: the PLI did not recognise the command" in caplog.text
 
@@ -313,14 +302,14 @@ async def test_link_kept_open_and_reopened(hass: HomeAssistant, sim: PliSimulato
     """One connection serves every poll; a broken one is reopened by the next poll."""
     await _set_up(hass, sim)
     for _ in range(3):
-        await _poll(hass)
+        await poll(hass)
     assert sim.connections == 1
     await sim.set_fault(Fault.DROP)
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     await sim.set_fault(Fault.NONE)
-    await _poll(hass)
-    assert float(_state(hass, SOC)) == 78
+    await poll(hass)
+    assert float(entity_state(hass, SOC)) == 78
     # The first connection and two reopened ones are dropped (three attempts), then one stays.
     assert sim.connections == 1 + 2 + 1
 
@@ -338,15 +327,15 @@ async def test_energy_integrated_and_restored(hass: HomeAssistant, sim: PliSimul
     )
     sim.tick = 3600  # freeze the simulator: −1257.6 W throughout
     entry = await _set_up(hass, sim)
-    assert float(_state(hass, "sensor.plasmatronics_energy_charged")) == 2.5
+    assert float(entity_state(hass, "sensor.plasmatronics_energy_charged")) == 2.5
     now = [0.0]
     entry.runtime_data.clock = lambda: now[0]
     for _ in range(7):
         now[0] += 10
-        await _poll(hass)
-    charged = float(_state(hass, "sensor.plasmatronics_energy_charged"))
+        await poll(hass)
+    charged = float(entity_state(hass, "sensor.plasmatronics_energy_charged"))
     assert charged == pytest.approx(2.5 + 1257.6 * 60 / 3_600_000, abs=1e-4)
-    assert float(_state(hass, "sensor.plasmatronics_energy_discharged")) == 0
+    assert float(entity_state(hass, "sensor.plasmatronics_energy_discharged")) == 0
 
 
 async def test_peer_checks_frames(sim: PliSimulator) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from datetime import timedelta
 import threading
 
 from homeassistant.config_entries import SOURCE_USER
@@ -18,11 +17,9 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
-from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
     mock_restore_cache_with_extra_data,
 )
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -33,6 +30,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.home_battery.const import CONF_SILENCE_TIMEOUT, DOMAIN
 
 from .families.pylontech_can import CASE, PERIOD, entry_data
+from .helpers import entity_state, poll
 from .simulators.faults import Fault
 from .simulators.pylontech_can import PylontechCanSimulator
 
@@ -74,14 +72,7 @@ async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 async def _poll(hass: HomeAssistant) -> None:
     """Let a few broadcasts arrive, then fire the next poll."""
     await asyncio.sleep(3 * PERIOD)
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
+    await poll(hass)
 
 
 def _user_input(sim: PylontechCanSimulator, **changes: object) -> dict[str, object]:
@@ -154,21 +145,21 @@ async def test_alarms_pushed_by_the_bms(
 ) -> None:
     """Protection flags raise their alarm and make the state a fault; warnings only alarm."""
     await _set_up(hass, entry)
-    assert _state(hass, ALARM) == "off"
+    assert entity_state(hass, ALARM) == "off"
     sim.bms.protection = (0x08, 0)  # over-temperature protection: the BMS cut off
     await _poll(hass)
-    assert _state(hass, HIGH_TEMPERATURE) == "on"
-    assert _state(hass, ALARM) == "on"
-    assert _state(hass, OPERATING_STATE) == "fault"
+    assert entity_state(hass, HIGH_TEMPERATURE) == "on"
+    assert entity_state(hass, ALARM) == "on"
+    assert entity_state(hass, OPERATING_STATE) == "fault"
     sim.bms.protection = (0, 0)
     sim.bms.alarms = (0, 0x08)  # internal communication failure warning
     sim.bms.requests = 0x40  # charging not allowed
     await _poll(hass)
-    assert _state(hass, HIGH_TEMPERATURE) == "off"
-    assert _state(hass, SYSTEM_ERROR) == "on"
-    assert _state(hass, ALARM) == "on"
-    assert _state(hass, CHARGING_ALLOWED) == "off"
-    assert _state(hass, OPERATING_STATE) == "discharging"
+    assert entity_state(hass, HIGH_TEMPERATURE) == "off"
+    assert entity_state(hass, SYSTEM_ERROR) == "on"
+    assert entity_state(hass, ALARM) == "on"
+    assert entity_state(hass, CHARGING_ALLOWED) == "off"
+    assert entity_state(hass, OPERATING_STATE) == "discharging"
 
 
 async def test_never_sends_a_frame(
@@ -217,7 +208,7 @@ async def test_energy_integrated_and_restored(
         ),
     )
     await _set_up(hass, entry)
-    assert float(_state(hass, ENERGY_DISCHARGED)) == pytest.approx(1.5)
+    assert float(entity_state(hass, ENERGY_DISCHARGED)) == pytest.approx(1.5)
     coordinator = entry.runtime_data
     now = [coordinator.clock()]
     coordinator.clock = lambda: now[0]
@@ -225,7 +216,7 @@ async def test_energy_integrated_and_restored(
     now[0] += 60
     await _poll(hass)  # frames stamped on the moved clock keep the data fresh
     # 640.8 W for 60 s = 0.01068 kWh
-    assert float(_state(hass, ENERGY_DISCHARGED)) == pytest.approx(1.5 + 0.01068, abs=1e-4)
+    assert float(entity_state(hass, ENERGY_DISCHARGED)) == pytest.approx(1.5 + 0.01068, abs=1e-4)
 
 
 async def test_reader_stops_with_home_assistant(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import timedelta
 from ipaddress import ip_address
 from typing import Any
 
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
-from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_ZEROCONF, ConfigEntryState
 from homeassistant.const import (
     ATTR_ENTITY_ID,
@@ -22,13 +20,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import DOMAIN
 
 from .families.sessy import entry_data
+from .helpers import entity_state, poll, select_option
 from .simulators.faults import Fault
 from .simulators.sessy import API, NOM, PASSWORD, SERIAL, SessySimulator
 
@@ -63,17 +61,6 @@ async def sessy(hass: HomeAssistant, sessy_entry: MockConfigEntry) -> MockConfig
     return sessy_entry
 
 
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def _poll(hass: HomeAssistant) -> None:
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
 def _writes(sim: SessySimulator) -> list[tuple[str, Any]]:
     return [(r.path, r.body) for r in sim.peer.writes]
 
@@ -81,12 +68,6 @@ def _writes(sim: SessySimulator) -> list[tuple[str, Any]]:
 async def _set(hass: HomeAssistant, value: float) -> None:
     await hass.services.async_call(
         "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: value}, blocking=True
-    )
-
-
-async def _select(hass: HomeAssistant, option: str) -> None:
-    await hass.services.async_call(
-        "select", SERVICE_SELECT_OPTION, {ATTR_ENTITY_ID: MODE, ATTR_OPTION: option}, blocking=True
     )
 
 
@@ -134,8 +115,8 @@ async def test_changed_password_starts_reauth_and_reloads(
 ) -> None:
     """A password rejected while polling: reauth asks for the credentials and reloads."""
     sessy_sim.password = "N3WPASS1"
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     flow = next(iter(sessy.async_get_active_flows(hass, {SOURCE_REAUTH})))
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {CONF_USERNAME: SERIAL, CONF_PASSWORD: PASSWORD}
@@ -150,7 +131,7 @@ async def test_changed_password_starts_reauth_and_reloads(
     await hass.async_block_till_done()
     assert sessy.data[CONF_PASSWORD] == "N3WPASS1"
     assert sessy.state is ConfigEntryState.LOADED
-    assert float(_state(hass, SOC)) == 64
+    assert float(entity_state(hass, SOC)) == 64
 
 
 async def test_reauth_with_another_dongle_is_refused(
@@ -158,7 +139,7 @@ async def test_reauth_with_another_dongle_is_refused(
 ) -> None:
     """The username is the dongle's serial: credentials of another Sessy are not taken."""
     sessy_sim.username, sessy_sim.password = "DOTHER99", "OTHERPW1"
-    await _poll(hass)
+    await poll(hass)
     flow = next(iter(sessy.async_get_active_flows(hass, {SOURCE_REAUTH})))
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {CONF_USERNAME: "DOTHER99", CONF_PASSWORD: "OTHERPW1"}
@@ -234,10 +215,10 @@ async def test_setpoint_sign_and_strategy(
     await _set(hass, 800)
     assert _writes(sessy_sim)[-1] == ("/api/v1/power/setpoint", {"setpoint": 800})
     assert len(_writes(sessy_sim)) == 3  # the strategy is not sent again
-    await _poll(hass)
-    assert float(_state(hass, BATTERY_POWER)) == 800
-    assert _state(hass, MODE) == "manual"
-    assert _state(hass, "sensor.sessy_operating_state") == "discharging"
+    await poll(hass)
+    assert float(entity_state(hass, BATTERY_POWER)) == 800
+    assert entity_state(hass, MODE) == "manual"
+    assert entity_state(hass, "sensor.sessy_operating_state") == "discharging"
 
 
 async def test_out_of_range_refused_nothing_sent(
@@ -279,14 +260,14 @@ async def test_strategies_as_modes(
         "eco",
         "sessy_connect",
     ]
-    await _select(hass, "idle")
+    await select_option(hass, MODE, "idle")
     assert sessy_sim.strategy == "POWER_STRATEGY_IDLE"
-    assert _state(hass, MODE) == "idle"
-    await _select(hass, "auto")
+    assert entity_state(hass, MODE) == "idle"
+    await select_option(hass, MODE, "auto")
     assert sessy_sim.strategy == NOM
     sessy_sim.strategy = "POWER_STRATEGY_ROI"
-    await _poll(hass)
-    assert _state(hass, MODE) == "dynamic"
+    await poll(hass)
+    assert entity_state(hass, MODE) == "dynamic"
 
 
 async def test_release_on_unload_and_stop(
@@ -309,11 +290,11 @@ async def test_stalled_dongle_times_out(
     """A dongle that stops answering makes the entities unavailable after the timeout."""
     sessy.runtime_data.device.http.timeout = 0.3  # seconds; 10 in production
     await sessy_sim.set_fault(Fault.STALL)
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     await sessy_sim.set_fault(Fault.NONE)
-    await _poll(hass)
-    assert float(_state(hass, SOC)) == 64
+    await poll(hass)
+    assert float(entity_state(hass, SOC)) == 64
 
 
 async def test_missing_state_of_charge_fails_the_poll(
@@ -321,11 +302,11 @@ async def test_missing_state_of_charge_fails_the_poll(
 ) -> None:
     """An answer without the state of charge is not a state: entities unavailable."""
     sessy_sim.omitted = {"state_of_charge"}
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     sessy_sim.omitted = set()
-    await _poll(hass)
-    assert float(_state(hass, SOC)) == 64
+    await poll(hass)
+    assert float(entity_state(hass, SOC)) == 64
 
 
 async def test_error_state_raises_the_alarm(
@@ -333,7 +314,7 @@ async def test_error_state_raises_the_alarm(
 ) -> None:
     """SYSTEM_STATE_ERROR is a system error and a fault."""
     sessy_sim.system_state = "SYSTEM_STATE_ERROR"
-    await _poll(hass)
-    assert _state(hass, "binary_sensor.sessy_system_error") == "on"
-    assert _state(hass, "binary_sensor.sessy_alarm") == "on"
-    assert _state(hass, "sensor.sessy_operating_state") == "fault"
+    await poll(hass)
+    assert entity_state(hass, "binary_sensor.sessy_system_error") == "on"
+    assert entity_state(hass, "binary_sensor.sessy_alarm") == "on"
+    assert entity_state(hass, "sensor.sessy_operating_state") == "fault"

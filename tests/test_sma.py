@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from datetime import timedelta
 
-from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.const import ATTR_ENTITY_ID, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.devices import sma
 
 from .families.sma import entry_data
+from .helpers import entity_state, poll, set_number
 from .simulators.sma import CONTROL_ACTIVE, CONTROL_INACTIVE, SERIAL, WRITE_ONLY, SmaSimulator
 
 pytestmark = [pytest.mark.modbus, pytest.mark.usefixtures("socket_enabled")]
@@ -48,24 +46,6 @@ async def entry(hass: HomeAssistant, sim: SmaSimulator) -> MockConfigEntry:
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def _poll(hass: HomeAssistant) -> None:
-    """Fire the next poll and the control refresh."""
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def _set_power(hass: HomeAssistant, watts: float) -> None:
-    await hass.services.async_call(
-        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: watts}, blocking=True
-    )
 
 
 def _commands(sim: SmaSimulator) -> list[tuple[int, int]]:
@@ -101,15 +81,15 @@ async def test_nan_is_unknown(
     hass: HomeAssistant, entry: MockConfigEntry, sim: SmaSimulator, address: int, entity_id: str
 ) -> None:
     """SMA's "not available" markers show as unknown, never as 0 or as 2147483648."""
-    assert _state(hass, entity_id) not in (STATE_UNKNOWN, "0")
+    assert entity_state(hass, entity_id) not in (STATE_UNKNOWN, "0")
     sim.unavailable.add(address)
     sim.update(0)
-    await _poll(hass)
-    assert _state(hass, entity_id) == STATE_UNKNOWN
+    await poll(hass)
+    assert entity_state(hass, entity_id) == STATE_UNKNOWN
     sim.unavailable.clear()
     sim.update(0)
-    await _poll(hass)
-    assert _state(hass, entity_id) != STATE_UNKNOWN
+    await poll(hass)
+    assert entity_state(hass, entity_id) != STATE_UNKNOWN
 
 
 async def test_status_tag_nan_falls_back_to_power(
@@ -118,8 +98,8 @@ async def test_status_tag_nan_falls_back_to_power(
     """Without condition and battery status (0xFFFFFD), the state follows the power's sign."""
     sim.unavailable.update({30201, 30955})
     sim.update(0)
-    await _poll(hass)
-    assert _state(hass, "sensor.sma_operating_state") == "charging"
+    await poll(hass)
+    assert entity_state(hass, "sensor.sma_operating_state") == "charging"
 
 
 async def test_fault_condition(
@@ -128,22 +108,22 @@ async def test_fault_condition(
     """Condition 35 is a fault, and raises the alarm."""
     sim.condition = 35
     sim.update(0)
-    await _poll(hass)
-    assert _state(hass, "sensor.sma_operating_state") == "fault"
-    assert _state(hass, "binary_sensor.sma_alarm") == "on"
+    await poll(hass)
+    assert entity_state(hass, "sensor.sma_operating_state") == "fault"
+    assert entity_state(hass, "binary_sensor.sma_alarm") == "on"
 
 
 async def test_setpoint_enables_control_then_writes_power(
     hass: HomeAssistant, entry: MockConfigEntry, sim: SmaSimulator
 ) -> None:
     """40151 ← 802 first, then the signed setpoint in 40149; the battery power follows."""
-    await _set_power(hass, -1500)
+    await set_number(hass, SETPOINT, -1500)
     assert _commands(sim) == [(40151, CONTROL_ACTIVE), (40149, -1500)]
     assert sim.battery_power() == -1500
-    await _poll(hass)
-    assert float(_state(hass, "sensor.sma_battery_power")) == -1500
-    assert _state(hass, MODE) == "manual"
-    assert float(_state(hass, SETPOINT)) == -1500
+    await poll(hass)
+    assert float(entity_state(hass, "sensor.sma_battery_power")) == -1500
+    assert entity_state(hass, MODE) == "manual"
+    assert float(entity_state(hass, SETPOINT)) == -1500
     # The write-only registers are never read (the inverter would refuse).
     assert not [r for r in sim.peer.requests if r.function == 3 and r.address in WRITE_ONLY]
 
@@ -153,10 +133,10 @@ async def test_control_refreshed_and_released(
 ) -> None:
     """Control lapses on the inverter unless written again: it is, until auto is chosen."""
     sim.watchdog = 1.0
-    await _set_power(hass, 1000)
+    await set_number(hass, SETPOINT, 1000)
     for _ in range(2):
         await asyncio.sleep(0.6)
-        await _poll(hass)  # the refresh is due with every poll
+        await poll(hass)  # the refresh is due with every poll
     assert sim.commanded_power() == 1000  # 1.2 s after the first command: kept alive
     assert _commands(sim).count((40149, 1000)) >= 3
     await hass.services.async_call(
@@ -165,7 +145,7 @@ async def test_control_refreshed_and_released(
     assert _commands(sim)[-1] == (40151, CONTROL_INACTIVE)
     assert sim.commanded_power() is None
     writes = sim.write_count
-    await _poll(hass)
+    await poll(hass)
     assert sim.write_count == writes  # no refresh once released
 
 
@@ -174,7 +154,7 @@ async def test_control_lapses_without_refresh(
 ) -> None:
     """The simulated inverter, like the real one, drops control that is not refreshed."""
     sim.watchdog = 0.5
-    await _set_power(hass, 1000)
+    await set_number(hass, SETPOINT, 1000)
     await asyncio.sleep(0.7)
     assert sim.commanded_power() is None
 
@@ -190,8 +170,8 @@ async def test_setpoint_not_followed_is_reported_and_released(
     monkeypatch.setattr(sma, "FOLLOW_TIMEOUT", 0.6)
     sim.obey_control = False  # control through communication not allowed on the inverter
     with pytest.raises(HomeAssistantError) as err:
-        await _set_power(hass, 2000)
+        await set_number(hass, SETPOINT, 2000)
     assert err.value.translation_key == "write_not_accepted"
     assert _commands(sim)[-1] == (40151, CONTROL_INACTIVE)
-    await _poll(hass)
-    assert _state(hass, MODE) == "auto"
+    await poll(hass)
+    assert entity_state(hass, MODE) == "auto"

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import timedelta
 import logging
 from typing import Any
 
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
-from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import (
     ATTR_ENTITY_ID,
@@ -20,13 +18,13 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import DOMAIN
 
 from .families.sonnen import entry_data
+from .helpers import entity_state, poll, select_option
 from .simulators.faults import Fault
 from .simulators.sonnen import (
     MANUAL,
@@ -71,17 +69,6 @@ async def sonnen(hass: HomeAssistant, sonnen_entry: MockConfigEntry) -> MockConf
     return sonnen_entry
 
 
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def _poll(hass: HomeAssistant, seconds: float = 11) -> None:
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
 def _writes(sim: SonnenSimulator) -> list[tuple[str, str, Any]]:
     return [(r.method, r.path, r.body) for r in sim.peer.writes]
 
@@ -89,12 +76,6 @@ def _writes(sim: SonnenSimulator) -> list[tuple[str, str, Any]]:
 async def _set(hass: HomeAssistant, entity_id: str, value: float) -> None:
     await hass.services.async_call(
         "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: entity_id, ATTR_VALUE: value}, blocking=True
-    )
-
-
-async def _select(hass: HomeAssistant, option: str) -> None:
-    await hass.services.async_call(
-        "select", SERVICE_SELECT_OPTION, {ATTR_ENTITY_ID: MODE, ATTR_OPTION: option}, blocking=True
     )
 
 
@@ -129,8 +110,8 @@ async def test_revoked_token_starts_reauth_and_new_token_reloads(
 ) -> None:
     """A token rejected while polling: entities unavailable, reauth asks for a new token."""
     sonnen_sim.token = NEW_TOKEN
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     assert "Authentication failed" in caplog.text
     flows = sonnen.async_get_active_flows(hass, {SOURCE_REAUTH})
     flow = next(iter(flows))
@@ -150,7 +131,7 @@ async def test_revoked_token_starts_reauth_and_new_token_reloads(
     await hass.async_block_till_done()
     assert sonnen.data[CONF_API_TOKEN] == NEW_TOKEN
     assert sonnen.state is ConfigEntryState.LOADED
-    assert float(_state(hass, SOC)) == 72
+    assert float(entity_state(hass, SOC)) == 72
 
 
 async def test_rejected_token_at_setup_starts_reauth(
@@ -193,10 +174,10 @@ async def test_setpoints_use_the_right_endpoint_and_sign(
         ("POST", "/api/v2/setpoint/charge/1500", None),
     ]
     assert sonnen_sim.battery_power() == -1500
-    await _poll(hass)
-    assert float(_state(hass, BATTERY_POWER)) == -1500
-    assert float(_state(hass, SETPOINT)) == -1500
-    assert _state(hass, MODE) == "manual"
+    await poll(hass)
+    assert float(entity_state(hass, BATTERY_POWER)) == -1500
+    assert float(entity_state(hass, SETPOINT)) == -1500
+    assert entity_state(hass, MODE) == "manual"
 
 
 async def test_out_of_range_refused_nothing_sent(
@@ -221,7 +202,7 @@ async def test_mode_change_ignored_by_battery_raises(
         await _set(hass, SETPOINT, 1000)
     assert err.value.translation_key == "write_not_accepted"
     assert [w[1] for w in _writes(sonnen_sim)] == ["/api/v2/configurations"]
-    assert _state(hass, MODE) == "auto"
+    assert entity_state(hass, MODE) == "auto"
 
 
 async def test_setpoint_refreshed_before_it_times_out(
@@ -232,18 +213,18 @@ async def test_setpoint_refreshed_before_it_times_out(
     sonnen_sim.setpoint_at -= sonnen_sim.setpoint_timeout + 1  # the battery's timeout passed
     assert not sonnen_sim.setpoint_active
     assert sonnen_sim.battery_power() == 0
-    await _poll(hass, 31)  # the control refresh interval
+    await poll(hass, 31)  # the control refresh interval
     assert sonnen_sim.setpoint_active
     assert sonnen_sim.battery_power() == 1200
     posts = [w for w in _writes(sonnen_sim) if w[0] == "POST"]
     assert [p[1] for p in posts] == ["/api/v2/setpoint/discharge/1200"] * 2
     # Back to auto: self-consumption again, and no more refreshes.
-    await _select(hass, "auto")
+    await select_option(hass, MODE, "auto")
     assert sonnen_sim.mode == SELF_CONSUMPTION
     writes = len(_writes(sonnen_sim))
-    await _poll(hass, 31)
+    await poll(hass, 31)
     assert len(_writes(sonnen_sim)) == writes
-    assert _state(hass, MODE) == "auto"
+    assert entity_state(hass, MODE) == "auto"
 
 
 async def test_time_of_use_mode(
@@ -253,9 +234,9 @@ async def test_time_of_use_mode(
     state = hass.states.get(MODE)
     assert state is not None
     assert state.attributes["options"] == ["auto", "manual", "time_of_use"]
-    await _select(hass, "time_of_use")
+    await select_option(hass, MODE, "time_of_use")
     assert sonnen_sim.mode == TIME_OF_USE
-    assert _state(hass, MODE) == "time_of_use"
+    assert entity_state(hass, MODE) == "time_of_use"
     assert await hass.config_entries.async_unload(sonnen.entry_id)
     await hass.async_block_till_done()
     assert sonnen_sim.mode == SELF_CONSUMPTION
@@ -266,11 +247,11 @@ async def test_mode_changed_in_the_sonnen_app_is_shown(
 ) -> None:
     """The select shows the mode the battery reports, whoever set it."""
     sonnen_sim.mode = TIME_OF_USE
-    await _poll(hass)
-    assert _state(hass, MODE) == "time_of_use"
+    await poll(hass)
+    assert entity_state(hass, MODE) == "time_of_use"
     sonnen_sim.mode = "6"  # battery-module extension: no mode of ours
-    await _poll(hass)
-    assert _state(hass, MODE) == STATE_UNKNOWN
+    await poll(hass)
+    assert entity_state(hass, MODE) == STATE_UNKNOWN
 
 
 async def test_backup_reserve_is_the_minimum_state_of_charge(
@@ -280,7 +261,7 @@ async def test_backup_reserve_is_the_minimum_state_of_charge(
     await _set(hass, MIN_SOC, 25)
     assert _writes(sonnen_sim) == [("PUT", "/api/v2/configurations", {"EM_USOC": "25"})]
     assert sonnen_sim.backup_buffer == 25
-    assert float(_state(hass, MIN_SOC)) == 25
+    assert float(entity_state(hass, MIN_SOC)) == 25
 
 
 async def test_release_on_stop(
@@ -303,11 +284,11 @@ async def test_stalled_battery_times_out(
     """A battery that stops answering makes the entities unavailable after the timeout."""
     sonnen.runtime_data.device.http.timeout = 0.3  # seconds; 10 in production
     await sonnen_sim.set_fault(Fault.STALL)
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     await sonnen_sim.set_fault(Fault.NONE)
-    await _poll(hass)
-    assert float(_state(hass, SOC)) == 72
+    await poll(hass)
+    assert float(entity_state(hass, SOC)) == 72
 
 
 async def test_missing_fields(
@@ -318,17 +299,17 @@ async def test_missing_fields(
 ) -> None:
     """A missing optional field leaves its entity unknown; a missing essential one fails."""
     sonnen_sim.omitted = {"Production_W"}
-    await _poll(hass)
-    assert _state(hass, SOLAR) == STATE_UNKNOWN
-    assert float(_state(hass, SOC)) == 72
+    await poll(hass)
+    assert entity_state(hass, SOLAR) == STATE_UNKNOWN
+    assert float(entity_state(hass, SOC)) == 72
     caplog.set_level(logging.ERROR)
     sonnen_sim.omitted = {"USOC"}
-    await _poll(hass)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     assert "the answer lacks USOC" in caplog.text
     sonnen_sim.omitted = set()
-    await _poll(hass)
-    assert float(_state(hass, SOLAR)) == 5200
+    await poll(hass)
+    assert float(entity_state(hass, SOLAR)) == 5200
 
 
 async def test_shutdown_reason_raises_the_alarm(
@@ -336,7 +317,7 @@ async def test_shutdown_reason_raises_the_alarm(
 ) -> None:
     """A DC shutdown reason in latestdata is a system error and a fault."""
     sonnen_sim.shutdown_reasons = {"Inverter Over Temperature"}
-    await _poll(hass)
-    assert _state(hass, "binary_sensor.sonnenbatterie_system_error") == "on"
-    assert _state(hass, "binary_sensor.sonnenbatterie_alarm") == "on"
-    assert _state(hass, "sensor.sonnenbatterie_operating_state") == "fault"
+    await poll(hass)
+    assert entity_state(hass, "binary_sensor.sonnenbatterie_system_error") == "on"
+    assert entity_state(hass, "binary_sensor.sonnenbatterie_alarm") == "on"
+    assert entity_state(hass, "sensor.sonnenbatterie_operating_state") == "fault"

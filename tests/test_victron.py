@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.config_entries import ConfigEntryState
@@ -15,12 +13,12 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import DOMAIN
 
+from .helpers import entity_state, poll
 from .simulators.faults import Fault
 from .simulators.victron import SERIAL, SYSTEM, VictronSimulator
 
@@ -30,18 +28,6 @@ SETPOINT = "number.victron_gx_power_setpoint"
 MODE = "select.victron_gx_operating_mode"
 BATTERY_POWER = "sensor.victron_gx_battery_power"
 SOC = "sensor.victron_gx_state_of_charge"
-
-
-def _state(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
-
-
-async def _poll(hass: HomeAssistant) -> None:
-    """Fire the timers of the next poll (and of control refreshes due by then)."""
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=11))
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def _override_writes(sim: VictronSimulator) -> list[int]:
@@ -77,11 +63,11 @@ async def test_alarm_flags(
 ) -> None:
     """A battery-monitor alarm raises its flag and the summary alarm."""
     victron_sim.battery.set_u16(273, 2)  # high temperature: alarm
-    await _poll(hass)
-    assert _state(hass, "binary_sensor.victron_gx_alarm") == "on"
+    await poll(hass)
+    assert entity_state(hass, "binary_sensor.victron_gx_alarm") == "on"
     victron_sim.battery.set_u16(273, 1)  # warning only
-    await _poll(hass)
-    assert _state(hass, "binary_sensor.victron_gx_alarm") == "off"
+    await poll(hass)
+    assert entity_state(hass, "binary_sensor.victron_gx_alarm") == "off"
 
 
 async def test_setpoint_written_and_read_back(
@@ -96,10 +82,10 @@ async def test_setpoint_written_and_read_back(
     # load 900 − PV 1500 − 2000 = −2600 W: ESS exports 2600 W so the battery delivers 2000 W.
     assert _override_writes(victron_sim) == [-2600]
     assert victron_sim.battery_power() == 2000
-    await _poll(hass)
-    assert float(_state(hass, BATTERY_POWER)) == 2000
-    assert float(_state(hass, SETPOINT)) == 2000
-    assert _state(hass, MODE) == "manual"
+    await poll(hass)
+    assert float(entity_state(hass, BATTERY_POWER)) == 2000
+    assert float(entity_state(hass, SETPOINT)) == 2000
+    assert entity_state(hass, MODE) == "manual"
 
 
 async def test_write_ignored_by_device_raises(
@@ -112,7 +98,7 @@ async def test_write_ignored_by_device_raises(
             "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: 1000}, blocking=True
         )
     assert err.value.translation_key == "write_not_accepted"
-    assert _state(hass, MODE) == "auto"
+    assert entity_state(hass, MODE) == "auto"
 
 
 async def test_min_soc_written(
@@ -126,7 +112,7 @@ async def test_min_soc_written(
         blocking=True,
     )
     assert victron_sim.system.get_u16(2901) == 250
-    assert float(_state(hass, "number.victron_gx_minimum_state_of_charge")) == 25
+    assert float(entity_state(hass, "number.victron_gx_minimum_state_of_charge")) == 25
 
 
 async def test_control_refreshed_while_active(
@@ -139,8 +125,8 @@ async def test_control_refreshed_while_active(
         "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: -1000}, blocking=True
     )
     victron_sim.load_w = 1500
-    await _poll(hass)
-    await _poll(hass)
+    await poll(hass)
+    await poll(hass)
     writes = _override_writes(victron_sim)
     assert writes[0] == 900 - 1500 + 1000
     assert writes[-1] == 1500 - 1500 + 1000
@@ -151,9 +137,9 @@ async def test_control_refreshed_while_active(
     )
     released = len(_override_writes(victron_sim))
     assert _override_writes(victron_sim)[-1] == 0
-    await _poll(hass)
+    await poll(hass)
     assert len(_override_writes(victron_sim)) == released
-    assert _state(hass, MODE) == "auto"
+    assert entity_state(hass, MODE) == "auto"
 
 
 async def test_manual_mode_holds_zero(
@@ -167,7 +153,7 @@ async def test_manual_mode_holds_zero(
         blocking=True,
     )
     assert victron_sim.battery_power() == 0
-    assert _state(hass, MODE) == "manual"
+    assert entity_state(hass, MODE) == "manual"
 
 
 async def test_release_on_stop(
@@ -189,12 +175,12 @@ async def test_stalled_device_times_out(
 ) -> None:
     """A device that stops answering mid-conversation makes the entities unavailable."""
     await victron_sim.peer.set_fault(Fault.STALL)
-    await _poll(hass)
+    await poll(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert _state(hass, SOC) == STATE_UNAVAILABLE
+    assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     await victron_sim.peer.set_fault(Fault.NONE)
-    await _poll(hass)
-    assert _state(hass, SOC) != STATE_UNAVAILABLE
+    await poll(hass)
+    assert entity_state(hass, SOC) != STATE_UNAVAILABLE
 
 
 async def test_grace_period_releases_control(
@@ -211,11 +197,11 @@ async def test_grace_period_releases_control(
     clock = coordinator.clock
     coordinator.clock = lambda: clock() + 61  # one minute without contact
     for _ in range(2):
-        await _poll(hass)
+        await poll(hass)
     await victron_sim.peer.set_fault(Fault.NONE)
-    await _poll(hass)
+    await poll(hass)
     assert _override_writes(victron_sim)[-1] == 0
-    assert _state(hass, MODE) == "auto"
+    assert entity_state(hass, MODE) == "auto"
 
 
 async def test_setup_retries_when_offline(
@@ -241,8 +227,8 @@ async def test_energy_integrated_from_power(
     coordinator.clock = lambda: now[0]
     for _ in range(7):
         now[0] += 10
-        await _poll(hass)
-    charged = float(_state(hass, "sensor.victron_gx_energy_charged"))
+        await poll(hass)
+    charged = float(entity_state(hass, "sensor.victron_gx_energy_charged"))
     # 600 W for 60 s = 0.01 kWh (the first sample on the new clock only starts the integral).
     assert charged == pytest.approx(0.01, rel=0.05)
-    assert float(_state(hass, "sensor.victron_gx_energy_discharged")) == 0
+    assert float(entity_state(hass, "sensor.victron_gx_energy_discharged")) == 0

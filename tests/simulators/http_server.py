@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .base import WriteFailures
 from .faults import Fault
 
 type Handler = Callable[[web.BaseRequest, re.Match[str], Any], Awaitable[web.StreamResponse]]
@@ -56,6 +57,7 @@ class HttpPeer:
         self.port = 0
         self._runner: web.ServerRunner | None = None
         self._unstall = asyncio.Event()
+        self.write_failures = WriteFailures()
 
     @property
     def writes(self) -> list[Request]:
@@ -104,7 +106,9 @@ class HttpPeer:
             return web.Response()
         if self.fault is Fault.STALL:
             await self._unstall.wait()
-        if self.fault is Fault.EXCEPTION:
+        if self.fault is Fault.EXCEPTION or (
+            request.method in ("POST", "PUT") and self.write_failures.write_failed()
+        ):
             return json_response({"status": "error", "error": "simulated failure"}, status=500)
         if self.fault is Fault.GARBAGE:
             return web.Response(body=b"\xde\xad<html>not json", content_type="application/json")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-import contextlib
 from dataclasses import dataclass, field
 import struct
 
+from .base import TcpPeer, WriteFailures
 from .faults import Fault
 
 ILLEGAL_FUNCTION = 1
@@ -102,7 +102,7 @@ class Request:
     values: list[int]
 
 
-class ModbusPeer:
+class ModbusPeer(TcpPeer):
     """A Modbus TCP server on 127.0.0.1 serving one `RegisterBank` per unit id."""
 
     def __init__(
@@ -112,84 +112,49 @@ class ModbusPeer:
         single_client: bool = False,
         startup_silence: float = 0.0,
     ) -> None:
+        super().__init__()
         self.banks = banks
         self.single_client = single_client  # a new client drops the older connection (Huawei)
         self.startup_silence = startup_silence  # requests this soon after connecting go unanswered
         self.fault = Fault.NONE
         self.exception_code = DEVICE_FAILURE
         self.requests: list[Request] = []
-        self.connections = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.write_failures = WriteFailures()
 
     @property
     def writes(self) -> list[Request]:
         return [r for r in self.requests if r.function in (6, 16)]
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._writers):
-            writer.close()
-        self._writers.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
     async def set_fault(self, fault: Fault) -> None:
         """Switch a fault on (or `Fault.NONE` off); REFUSE closes the port and drops clients."""
         self.fault = fault
-        if fault is Fault.REFUSE:
-            await self.stop()
-        elif self._server is None:
-            await self.start()
+        await self.refuse(fault is Fault.REFUSE)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def on_connect(self, writer: asyncio.StreamWriter) -> None:
         if self.single_client:
             for old in list(self._writers):
                 old.close()
             self._writers.clear()
-        self._writers.add(writer)
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connected_at = asyncio.get_running_loop().time()
-        try:
-            while True:
-                header = await reader.readexactly(7)
-                transaction, _protocol, length, unit_id = struct.unpack(">HHHB", header)
-                pdu = await reader.readexactly(length - 1)
-                if asyncio.get_running_loop().time() - connected_at < self.startup_silence:
-                    continue
-                if self.fault is Fault.DROP:
-                    break
-                if self.fault is Fault.STALL:
-                    await asyncio.sleep(3600)
-                if self.fault is Fault.GARBAGE:
-                    writer.write(b"\xde\xad\xbe\xef" * 4)
-                    await writer.drain()
-                    continue
-                answer = self._answer(unit_id, pdu)
-                writer.write(
-                    struct.pack(">HHHB", transaction, 0, len(answer) + 1, unit_id) + answer
-                )
+        while True:
+            header = await reader.readexactly(7)
+            transaction, _protocol, length, unit_id = struct.unpack(">HHHB", header)
+            pdu = await reader.readexactly(length - 1)
+            if asyncio.get_running_loop().time() - connected_at < self.startup_silence:
+                continue
+            if self.fault is Fault.DROP:
+                return
+            if self.fault is Fault.STALL:
+                await asyncio.sleep(3600)
+            if self.fault is Fault.GARBAGE:
+                writer.write(b"\xde\xad\xbe\xef" * 4)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            self._writers.discard(writer)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+                continue
+            answer = self._answer(unit_id, pdu)
+            writer.write(struct.pack(">HHHB", transaction, 0, len(answer) + 1, unit_id) + answer)
+            await writer.drain()
 
     def answer(self, unit_id: int, pdu: bytes) -> bytes:
         """Answer one request PDU, for peers that carry Modbus in other frames (Solarman V5)."""
@@ -208,6 +173,8 @@ class ModbusPeer:
                 self.requests.append(Request(unit_id, function, address, [count]))
                 words = bank.read(address, count)
                 return bytes([function, 2 * count]) + struct.pack(f">{count}H", *words)
+            if function in (6, 16) and self.write_failures.write_failed():
+                raise ModbusError(DEVICE_FAILURE)
             if function == 6:
                 address, value = struct.unpack(">HH", pdu[1:5])
                 self.requests.append(Request(unit_id, function, address, [value]))

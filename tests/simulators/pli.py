@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-import contextlib
 import os
 import time
 import tty
@@ -25,7 +24,7 @@ from typing import Literal
 
 from serial.rfc2217 import PortManager
 
-from .base import PhysicsLoop
+from .base import PhysicsLoop, TcpPeer
 from .faults import Fault
 
 # Software versions per model (address 0) and amps per step of the internal currents.
@@ -94,10 +93,7 @@ class PliSimulator(PhysicsLoop):
         self.glitches: deque[Fault | int] = deque()
         self.frames: list[bytes] = []
         self.writes: list[bytes] = []
-        self.port = 0
-        self.connections = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        self.server = _SerialServer(self)
         self._master: int | None = None
         self._slave: int | None = None
         self._pty_framer = _Framer()
@@ -109,11 +105,19 @@ class PliSimulator(PhysicsLoop):
     def url(self) -> str:
         """The port the client opens: `socket://` or `rfc2217://127.0.0.1:port`, or a pty path."""
         if self.link == "tcp":
-            return f"socket://127.0.0.1:{self.port}"
+            return f"socket://127.0.0.1:{self.server.port}"
         if self.link == "rfc2217":
-            return f"rfc2217://127.0.0.1:{self.port}"
+            return f"rfc2217://127.0.0.1:{self.server.port}"
         assert self._slave is not None
         return os.ttyname(self._slave)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def connections(self) -> int:
+        return self.server.connections
 
     @property
     def request_count(self) -> int:
@@ -127,21 +131,19 @@ class PliSimulator(PhysicsLoop):
         if self.link == "pty":
             self._open_pty()
         else:
-            await self._start_server()
+            await self.server.start()
         self.start_physics()
 
     async def stop(self) -> None:
         await self.stop_physics()
-        await self._stop_server()
+        await self.server.stop()
         self._close_pty()
 
     async def set_fault(self, fault: Fault) -> None:
         """Switch a fault on (`Fault.NONE`: off); REFUSE on a server closes the port."""
         self.fault = fault
-        if self.link != "pty" and fault is Fault.REFUSE:
-            await self._stop_server()
-        elif self.link != "pty" and self._server is None:
-            await self._start_server()
+        if self.link != "pty":
+            await self.server.refuse(fault is Fault.REFUSE)
 
     def inject(self, *glitches: Fault | int) -> None:
         """Misbehave on the next requests only, one glitch each: a fault or a PLI error code."""
@@ -212,45 +214,6 @@ class PliSimulator(PhysicsLoop):
             return bytes([128])
         return bytes([131])
 
-    # --- TCP serial servers: raw (socket://) and RFC 2217 (telnet with serial port options) ---
-
-    async def _start_server(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _stop_server(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._writers):
-            writer.close()
-        self._writers.clear()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        self.connections += 1
-        framer = _Framer()
-        # pyserial's server side of RFC 2217 negotiates the options and unwraps the data bytes.
-        telnet = PortManager(_SerialSettings(), writer) if self.link == "rfc2217" else None
-        try:
-            while data := await reader.read(256):
-                if telnet is not None:
-                    data = b"".join(telnet.filter(data))
-                for frame in framer.feed(data):
-                    reply = self.answer(frame)
-                    if reply is _DROP:
-                        return
-                    if isinstance(reply, bytes):
-                        writer.write(b"".join(telnet.escape(reply)) if telnet else reply)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            self._writers.discard(writer)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
     # --- pseudo-terminal --------------------------------------------------------------------
 
     def _open_pty(self) -> None:
@@ -282,6 +245,31 @@ class PliSimulator(PhysicsLoop):
         if self._slave is not None:
             os.close(self._slave)
             self._slave = None
+
+
+class _SerialServer(TcpPeer):
+    """The regulator behind a TCP serial server: raw (socket://) or RFC 2217 (telnet with serial
+    port options)."""
+
+    def __init__(self, regulator: PliSimulator) -> None:
+        super().__init__()
+        self.regulator = regulator
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        framer = _Framer()
+        # pyserial's server side of RFC 2217 negotiates the options and unwraps the data bytes.
+        rfc2217 = self.regulator.link == "rfc2217"
+        telnet = PortManager(_SerialSettings(), writer) if rfc2217 else None
+        while data := await reader.read(256):
+            if telnet is not None:
+                data = b"".join(telnet.filter(data))
+            for frame in framer.feed(data):
+                reply = self.regulator.answer(frame)
+                if reply is _DROP:
+                    return
+                if isinstance(reply, bytes):
+                    writer.write(b"".join(telnet.escape(reply)) if telnet else reply)
+            await writer.drain()
 
 
 class _SerialSettings(SimpleNamespace):

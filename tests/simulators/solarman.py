@@ -14,10 +14,10 @@ before each answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
 import time
 
+from .base import TcpPeer, WriteFailures
 from .faults import Fault
 from .modbus_server import ModbusPeer, RegisterBank, Request
 
@@ -58,10 +58,11 @@ def v5_response(
     return v5_frame(RESPONSE, seq, counter, logger_serial, payload)
 
 
-class SolarmanPeer:
+class SolarmanPeer(TcpPeer):
     """A V5 logger in front of Modbus register banks (one per slave id)."""
 
     def __init__(self, banks: dict[int, RegisterBank], logger_serial: int) -> None:
+        super().__init__()
         self.modbus = ModbusPeer(banks)  # answers the RTU requests; never listens itself
         self.logger_serial = logger_serial
         self.fault = Fault.NONE
@@ -71,13 +72,8 @@ class SolarmanPeer:
         self.bad_crc_next = 0  # answers still to send with a bad RTU CRC (in a valid V5 frame)
         self.frames = 0  # V5 requests accepted
         self.ignored = 0  # frames ignored (bad framing, wrong serial)
-        self.connections = 0
-        self.port = 0
         self._counter = 0
         self._started = time.monotonic()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def requests(self) -> list[Request]:
@@ -87,69 +83,36 @@ class SolarmanPeer:
     def writes(self) -> list[Request]:
         return self.modbus.writes
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._writers):
-            writer.close()
-        self._writers.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    @property
+    def write_failures(self) -> WriteFailures:
+        return self.modbus.write_failures
 
     async def set_fault(self, fault: Fault) -> None:
         """REFUSE closes the port; EXCEPTION makes the inverter answer Modbus exceptions."""
         self.fault = fault
         self.modbus.fault = Fault.EXCEPTION if fault is Fault.EXCEPTION else Fault.NONE
-        if fault is Fault.REFUSE:
-            await self.stop()
-        elif self._server is None:
-            await self.start()
+        await self.refuse(fault is Fault.REFUSE)
 
-    async def drop_connections(self) -> None:
-        """Close every open connection, as loggers do with idle clients."""
-        for writer in list(self._writers):
-            writer.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        try:
-            while True:
-                head = await reader.readexactly(3)
-                if head[0] != START:
-                    break  # out of step: a logger drops such a client
-                (length,) = struct.unpack("<H", head[1:3])
-                frame = head + await reader.readexactly(length + 10)
-                answer = self._answer(frame)
-                if answer is None:
-                    continue
-                if self.fault is Fault.DROP:
-                    break
-                if self.fault is Fault.STALL:
-                    await asyncio.sleep(3600)
-                if self.heartbeat:
-                    writer.write(self._heartbeat())
-                    await writer.drain()
-                    await asyncio.sleep(0.02)  # its own segment, as it comes on its own timer
-                writer.write(answer)
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readexactly(3)
+            if head[0] != START:
+                return  # out of step: a logger drops such a client
+            (length,) = struct.unpack("<H", head[1:3])
+            frame = head + await reader.readexactly(length + 10)
+            answer = self._answer(frame)
+            if answer is None:
+                continue
+            if self.fault is Fault.DROP:
+                return
+            if self.fault is Fault.STALL:
+                await asyncio.sleep(3600)
+            if self.heartbeat:
+                writer.write(self._heartbeat())
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            self._writers.discard(writer)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+                await asyncio.sleep(0.02)  # its own segment, as it comes on its own timer
+            writer.write(answer)
+            await writer.drain()
 
     def _answer(self, frame: bytes) -> bytes | None:
         """Unwrap one request and wrap the inverter's answer; None: the frame is ignored."""

@@ -25,7 +25,7 @@ from custom_components.home_battery.devices.pylontech_can import (
     PylontechCanDevice,
 )
 
-from .simulators.pylontech_can import BmsValues
+from ..simulators.pylontech_can import BmsValues
 
 _channels = itertools.count()
 # The example frames of protocols.md §7 (little-endian).
