@@ -132,7 +132,7 @@ async def test_thresholds_from_options(
 def _movable_clock(entry: MockConfigEntry) -> Callable[[float], None]:
     """Put the coordinator on a clock the test moves forward; return the mover."""
     offset = [0.0]
-    entry.runtime_data.clock = lambda: time.monotonic() + offset[0]
+    entry.runtime_data.coordinator.device.clock = lambda: time.monotonic() + offset[0]
 
     def advance(seconds: float) -> None:
         offset[0] += seconds

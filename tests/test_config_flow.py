@@ -12,7 +12,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.config_flow import HomeBatteryConfigFlow
 from custom_components.home_battery.const import (
-    CONF_BATTERY_UNIT_ID,
     CONF_CAPACITY,
     CONF_MAX_CHARGE_POWER,
     CONF_MAX_DISCHARGE_POWER,
@@ -21,6 +20,7 @@ from custom_components.home_battery.const import (
     DOMAIN,
 )
 from custom_components.home_battery.devices.model import DeviceError
+from custom_components.home_battery.families.victron import CONF_BATTERY_UNIT_ID
 
 from .families.victron import entry_data
 from .simulators.victron import VictronSimulator
@@ -113,8 +113,8 @@ async def test_options_flow_reloads_with_new_interval(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert victron.options == options
-    assert victron.runtime_data.update_interval is not None
-    assert victron.runtime_data.update_interval.total_seconds() == 30
+    assert victron.runtime_data.coordinator.update_interval is not None
+    assert victron.runtime_data.coordinator.update_interval.total_seconds() == 30
 
 
 def test_only_family_steps_are_served() -> None:

@@ -24,16 +24,14 @@ from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.home_battery.const import (
-    CONF_FAMILY,
-    CONF_LOGGER_SERIAL,
-    CONF_PROFILE,
-    CONF_SCAN_INTERVAL,
-    CONF_UNIT_ID,
-    DOMAIN,
-)
+from custom_components.home_battery.const import CONF_FAMILY, CONF_SCAN_INTERVAL, DOMAIN
 from custom_components.home_battery.devices import deye
 from custom_components.home_battery.families import FAMILIES
+from custom_components.home_battery.families.deye import (
+    CONF_LOGGER_SERIAL,
+    CONF_PROFILE,
+    CONF_UNIT_ID,
+)
 
 from .families.deye import entry_data, solarman_entry_data
 from .helpers import entity_state, poll, set_number
@@ -374,7 +372,8 @@ async def test_setting_the_inverter_ignores_is_reported_and_still_restored(
     assert err.value.translation_key == "write_not_accepted"
     assert err.value.translation_placeholders["what"] == "time-of-use program 1 power"
     assert entity_state(hass, "select.deye_operating_mode") == "auto"
-    assert not sim.inverter.released()  # the other settings were changed
+    # All or nothing: the settings the failed setpoint had changed are already restored.
+    assert sim.inverter.released()
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert sim.inverter.released()
@@ -475,7 +474,7 @@ async def test_solarman_outages_ridden_out_with_backoff(
     logger = logger_sim.logger
     assert logger is not None
     clock = Clock()
-    logger_entry.runtime_data.clock = clock
+    logger_entry.runtime_data.coordinator.device.clock = clock
     soc = "sensor.deye_solarman_state_of_charge"
     caplog.set_level(logging.INFO)
 
@@ -543,7 +542,7 @@ async def test_solarman_stall_unavailable_after_the_grace_period(
     monkeypatch.setattr(deye, "SOLARMAN_TIMEOUT", 0.3)
     entry = await _setup(hass, solarman_entry_data(logger_sim), "Deye (Solarman)")
     clock = Clock()
-    entry.runtime_data.clock = clock
+    entry.runtime_data.coordinator.device.clock = clock
     soc = "sensor.deye_solarman_state_of_charge"
     await logger_sim.set_fault(Fault.STALL)
     await _poll(hass, clock, 61)

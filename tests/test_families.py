@@ -213,7 +213,7 @@ async def test_out_of_range_rejected_nothing_written(
         return
     before = sim.write_count
     with pytest.raises(ServiceValidationError) as err:
-        await entry.runtime_data.async_set_power_setpoint(case.out_of_range)
+        await entry.runtime_data.coordinator.async_set_power_setpoint(case.out_of_range)
     assert err.value.translation_key == "value_out_of_range"
     assert sim.write_count == before
 
@@ -227,12 +227,12 @@ async def test_offline_and_back(
 ) -> None:
     """For every fault: entities unavailable, one log line, recovery without a reload."""
     state_of_charge = _entity(case, "sensor", "state_of_charge")
-    coordinator = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
 
     async def next_poll() -> None:
         if step := case.poll_clock_step:  # the entry's clock moves with the timers
-            clock = coordinator.clock
-            coordinator.clock = lambda clock=clock: clock() + step
+            clock = coordinator.device.clock
+            coordinator.device.clock = lambda clock=clock: clock() + step
         await poll(hass, 61)
 
     caplog.set_level(logging.INFO)

@@ -15,11 +15,12 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.home_battery.const import CONF_UNIT_ID, DOMAIN
+from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.devices.huawei import (
     CONTROL_REFRESH_SECONDS,
     FORCIBLE_PERIOD_MINUTES,
 )
+from custom_components.home_battery.families.huawei import CONF_UNIT_ID
 
 from .families.huawei import entry_data
 from .helpers import entity_state, poll, select_option, set_number
@@ -66,7 +67,7 @@ async def test_device_info(
     assert device is not None
     assert (device.manufacturer, device.model, device.serial_number) == ("Huawei", MODEL, SERIAL)
     # The inverter counts its own battery energy: nothing is integrated.
-    assert entry.runtime_data.energy is None
+    assert entry.runtime_data.coordinator.energy is None
 
 
 async def test_access_point_unit_id_zero(hass: HomeAssistant, sim: HuaweiSimulator) -> None:
@@ -223,8 +224,8 @@ async def test_other_client_raises_repair_issue_until_stable(
     assert issue.translation_placeholders == {"title": "Huawei SUN2000"}
     assert entity_state(hass, SOC) != STATE_UNAVAILABLE
 
-    coordinator = entry.runtime_data
-    clock = coordinator.clock
-    coordinator.clock = lambda: clock() + 16 * 60  # a quarter of an hour without a takeover
+    coordinator = entry.runtime_data.coordinator
+    clock = coordinator.device.clock
+    coordinator.device.clock = lambda: clock() + 16 * 60  # a quarter of an hour without a takeover
     await poll(hass, 61)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

@@ -40,7 +40,7 @@ from custom_components.home_battery.const import (
     CONF_MAX_DISCHARGE_POWER,
     DOMAIN,
 )
-from custom_components.home_battery.mqtt_family import (
+from custom_components.home_battery.families.mqtt import (
     CONF_COMMAND_FORMAT,
     CONF_COMMAND_TOPIC,
     CONF_POWER_SIGN,
@@ -348,7 +348,7 @@ async def test_silence_makes_unavailable_until_the_next_message(
 ) -> None:
     """Nothing heard for longer than the state timeout: unavailable; the next message: back."""
     entry = await _set_up(hass, mqtt_mock)
-    device = entry.runtime_data.device
+    device = entry.runtime_data.coordinator.device
     clock = device.clock
     device.clock = lambda: clock() + 61  # a minute of silence, with a 60 s timeout
     await poll(hass)
@@ -447,7 +447,7 @@ async def test_out_of_range_publishes_nothing(
             await _set_setpoint(hass, watts)
         assert err.value.translation_key == "out_of_range"
         with pytest.raises(ServiceValidationError) as err:
-            await entry.runtime_data.async_set_power_setpoint(watts)
+            await entry.runtime_data.coordinator.async_set_power_setpoint(watts)
         assert err.value.translation_key == "value_out_of_range"
     assert _published(mqtt_mock) == []
 
@@ -484,10 +484,10 @@ async def test_grace_period_releases_after_silence(
     """Silent for over a minute while in manual: auto is sent as soon as the battery talks."""
     entry = await _set_up(hass, mqtt_mock, state_timeout=30)
     await _set_setpoint(hass, 1000)
-    coordinator, device = entry.runtime_data, entry.runtime_data.device
-    device_clock, coordinator_clock = device.clock, coordinator.clock
+    coordinator, device = entry.runtime_data.coordinator, entry.runtime_data.coordinator.device
+    device_clock, coordinator_clock = device.clock, coordinator.device.clock
     device.clock = lambda: device_clock() + 61
-    coordinator.clock = lambda: coordinator_clock() + 61
+    coordinator.device.clock = lambda: coordinator_clock() + 61
     for _ in range(2):
         await poll(hass)
     assert entity_state(hass, SETPOINT) == STATE_UNAVAILABLE

@@ -18,7 +18,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
-from custom_components.home_battery.mqtt_family import CONF_COMMAND_FORMAT
+from custom_components.home_battery.families.mqtt import CONF_COMMAND_FORMAT
 
 from .families.mqtt import entry_data, mqtt_entry, mqtt_test_tuning
 from .helpers import entity_state, poll

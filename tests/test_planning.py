@@ -216,12 +216,12 @@ async def test_schedule_control_drives_the_battery_through_a_day(
     await hass.services.async_call(
         "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: SWITCH}, blocking=True
     )
-    follower = entry.runtime_data.schedule
+    follower = entry.runtime_data.follower
     applied = 0
     for _quarter in range(24 * 4 - 1):
         slot = follower.current_slot()
         assert slot is not None
-        low, high = entry.runtime_data.device.power_limits()
+        low, high = entry.runtime_data.coordinator.device.power_limits()
         assert _commanded_power(victron_sim) == pytest.approx(
             round(min(high, max(low, slot.power)), -1), abs=1
         )

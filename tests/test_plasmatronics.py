@@ -215,7 +215,9 @@ def test_model_steps_differ_on_the_wire() -> None:
 async def test_retries_hide_transient_faults(hass: HomeAssistant, sim: PliSimulator) -> None:
     """Garbage, a checksum error and a timeout are retried within the poll; nothing shows."""
     await _set_up(hass, sim)
-    link: PliLink = hass.config_entries.async_entries(DOMAIN)[0].runtime_data.device.link
+    link: PliLink = hass.config_entries.async_entries(DOMAIN)[
+        0
+    ].runtime_data.coordinator.device.link
     before = sim.request_count
     sim.inject(Fault.GARBAGE, 130)  # the first request succeeds at its third attempt
     await poll(hass)
@@ -329,7 +331,7 @@ async def test_energy_integrated_and_restored(hass: HomeAssistant, sim: PliSimul
     entry = await _set_up(hass, sim)
     assert float(entity_state(hass, "sensor.plasmatronics_energy_charged")) == 2.5
     now = [0.0]
-    entry.runtime_data.clock = lambda: now[0]
+    entry.runtime_data.coordinator.device.clock = lambda: now[0]
     for _ in range(7):
         now[0] += 10
         await poll(hass)
@@ -369,7 +371,7 @@ async def test_diagnostics_show_regulator_state(hass: HomeAssistant, sim: PliSim
     """The charge stage and the regulator's clock are in the state, without entities."""
     sim.tick = 3600  # keep the clock bytes still while they are compared
     entry = await _set_up(hass, sim)
-    state = entry.runtime_data.data
+    state = entry.runtime_data.coordinator.data
     assert state["charge_stage"] == "boost"
     assert state["system_voltage"] == 48
     hours, minutes, _ = (int(part) for part in str(state["regulator_time"]).split(":"))

@@ -27,7 +27,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.home_battery.const import CONF_SILENCE_TIMEOUT, DOMAIN
+from custom_components.home_battery.const import DOMAIN
+from custom_components.home_battery.families.pylontech_can import CONF_SILENCE_TIMEOUT
 
 from .families.pylontech_can import CASE, PERIOD, entry_data
 from .helpers import entity_state, poll
@@ -189,7 +190,7 @@ async def test_config_flow_shares_the_running_bus(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert sim.commands.count("O") == opened
-    device = entry.runtime_data.device
+    device = entry.runtime_data.coordinator.device
     assert device._bad_lines == 0
     assert device._rejected == 0
 
@@ -209,9 +210,9 @@ async def test_energy_integrated_and_restored(
     )
     await _set_up(hass, entry)
     assert float(entity_state(hass, ENERGY_DISCHARGED)) == pytest.approx(1.5)
-    coordinator = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
     now = [coordinator.clock()]
-    coordinator.clock = lambda: now[0]
+    coordinator.device.clock = lambda: now[0]
     await _poll(hass)  # first sample on the new clock
     now[0] += 60
     await _poll(hass)  # frames stamped on the moved clock keep the data fresh

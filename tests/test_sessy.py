@@ -231,7 +231,7 @@ async def test_out_of_range_refused_nothing_sent(
     assert err.value.translation_key == "out_of_range"
     # ...and ours, for callers that bypass the entity (the schedule).
     with pytest.raises(ServiceValidationError) as err:
-        await sessy.runtime_data.async_set_power_setpoint(-2201)
+        await sessy.runtime_data.coordinator.async_set_power_setpoint(-2201)
     assert err.value.translation_key == "value_out_of_range"
     assert _writes(sessy_sim) == []
 
@@ -288,7 +288,7 @@ async def test_stalled_dongle_times_out(
     hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
 ) -> None:
     """A dongle that stops answering makes the entities unavailable after the timeout."""
-    sessy.runtime_data.device.http.timeout = 0.3  # seconds; 10 in production
+    sessy.runtime_data.coordinator.device.http.timeout = 0.3  # seconds; 10 in production
     await sessy_sim.set_fault(Fault.STALL)
     await poll(hass)
     assert entity_state(hass, SOC) == STATE_UNAVAILABLE

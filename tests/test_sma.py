@@ -64,7 +64,7 @@ async def test_device_info(
     device = device_registry.async_get_device(identifiers={(DOMAIN, str(SERIAL))})
     assert device is not None
     assert (device.manufacturer, device.model) == ("SMA", "Sunny Boy Storage 3.7")
-    assert entry.runtime_data.energy is None  # the inverter counts its energy itself
+    assert entry.runtime_data.coordinator.energy is None  # the inverter counts its energy itself
 
 
 @pytest.mark.parametrize(

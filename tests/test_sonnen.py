@@ -188,7 +188,7 @@ async def test_out_of_range_refused_nothing_sent(
     assert state is not None
     assert (state.attributes["min"], state.attributes["max"]) == (-4600, 4600)
     with pytest.raises(ServiceValidationError) as err:
-        await sonnen.runtime_data.async_set_power_setpoint(-4700)
+        await sonnen.runtime_data.coordinator.async_set_power_setpoint(-4700)
     assert err.value.translation_key == "value_out_of_range"
     assert _writes(sonnen_sim) == []
 
@@ -201,7 +201,11 @@ async def test_mode_change_ignored_by_battery_raises(
     with pytest.raises(HomeAssistantError) as err:
         await _set(hass, SETPOINT, 1000)
     assert err.value.translation_key == "write_not_accepted"
-    assert [w[1] for w in _writes(sonnen_sim)] == ["/api/v2/configurations"]
+    # No setpoint after it; all or nothing: the mode is put back to auto (EM_OperatingMode 2).
+    assert [w[1:] for w in _writes(sonnen_sim)] == [
+        ("/api/v2/configurations", {"EM_OperatingMode": "1"}),
+        ("/api/v2/configurations", {"EM_OperatingMode": "2"}),
+    ]
     assert entity_state(hass, MODE) == "auto"
 
 
@@ -282,7 +286,7 @@ async def test_stalled_battery_times_out(
     hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
 ) -> None:
     """A battery that stops answering makes the entities unavailable after the timeout."""
-    sonnen.runtime_data.device.http.timeout = 0.3  # seconds; 10 in production
+    sonnen.runtime_data.coordinator.device.http.timeout = 0.3  # seconds; 10 in production
     await sonnen_sim.set_fault(Fault.STALL)
     await poll(hass)
     assert entity_state(hass, SOC) == STATE_UNAVAILABLE

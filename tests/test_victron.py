@@ -193,9 +193,9 @@ async def test_grace_period_releases_control(
         "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: 1500}, blocking=True
     )
     await victron_sim.peer.set_fault(Fault.REFUSE)
-    coordinator = victron.runtime_data
-    clock = coordinator.clock
-    coordinator.clock = lambda: clock() + 61  # one minute without contact
+    coordinator = victron.runtime_data.coordinator
+    clock = coordinator.device.clock
+    coordinator.device.clock = lambda: clock() + 61  # one minute without contact
     for _ in range(2):
         await poll(hass)
     await victron_sim.peer.set_fault(Fault.NONE)
@@ -222,9 +222,9 @@ async def test_energy_integrated_from_power(
 ) -> None:
     """The GX has no battery energy counters: they are integrated from battery power."""
     victron_sim.tick = 3600  # freeze the simulator's physics: power stays at −600 W
-    coordinator = victron.runtime_data
+    coordinator = victron.runtime_data.coordinator
     now = [0.0]
-    coordinator.clock = lambda: now[0]
+    coordinator.device.clock = lambda: now[0]
     for _ in range(7):
         now[0] += 10
         await poll(hass)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
+from .alarms import AlarmMonitor
 from .const import CONF_FAMILY, DOMAIN
-from .coordinator import HomeBatteryConfigEntry, HomeBatteryCoordinator
+from .control import async_remove_control_record
+from .coordinator import HomeBatteryCoordinator
+from .data import HomeBatteryConfigEntry, HomeBatteryData
 from .families import FAMILIES
 from .frontend import async_register_frontend
+from .planning.follower import ScheduleFollower
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -32,7 +36,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) -> bool:
-    """Connect to the battery and set up its entities."""
+    """Connect to the battery, register it, and set up its entities, plan and alarms."""
     device = FAMILIES[entry.data[CONF_FAMILY]].create(hass, entry.data)
     coordinator = HomeBatteryCoordinator(hass, entry, device)
     try:
@@ -42,17 +46,34 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) 
         # or CAN bus read by two listeners splits the data between them).
         await device.close()
         raise
-    entry.runtime_data = coordinator
+    identity = coordinator.identity
+    registered = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, identity.serial_number)},
+        manufacturer=identity.manufacturer,
+        model=identity.model,
+        serial_number=identity.serial_number,
+        sw_version=identity.sw_version,
+        name=entry.title,
+    )
+    follower = ScheduleFollower(coordinator)
+    alarms = AlarmMonitor(hass, coordinator, registered.id)
+    entry.runtime_data = HomeBatteryData(coordinator=coordinator, follower=follower, alarms=alarms)
+    # Evaluated before the entities subscribe, so they read this poll's alarms.
+    entry.async_on_unload(alarms.start())
 
     async def _release_on_stop(_event: Event) -> None:
+        follower.async_stop()
         await coordinator.async_release("Home Assistant is stopping")
         # Entries are not unloaded at stop: close links that run their own reader thread.
         await device.close()
 
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _release_on_stop))
     entry.async_on_unload(entry.add_update_listener(_async_reload))
+    # Stopped before the coordinator's shutdown (registered earlier, run later) releases control.
+    entry.async_on_unload(follower.async_stop)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    await coordinator.schedule.async_start()
+    await follower.async_start()
     return True
 
 
@@ -64,3 +85,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry)
     """Unload the entities, return the battery to auto and close the connection."""
     # The coordinator's shutdown (registered with the entry) releases control and disconnects.
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) -> None:
+    """Forget what the battery's control stored (the entry is deleted)."""
+    await async_remove_control_record(hass, entry.entry_id)

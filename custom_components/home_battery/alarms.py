@@ -15,7 +15,6 @@ from typing import Any
 
 from homeassistant.const import PERCENTAGE, UnitOfPower
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.start import async_at_started
 
 from .const import (
@@ -25,7 +24,6 @@ from .const import (
     DEFAULT_HEAVY_LOAD_MINUTES,
     DEFAULT_HEAVY_LOAD_POWER,
     DEFAULT_LOW_STATE_OF_CHARGE,
-    DOMAIN,
     EVENT_ALARM,
 )
 from .coordinator import HomeBatteryCoordinator
@@ -141,10 +139,13 @@ class AlarmEvaluator:
 class AlarmMonitor:
     """Evaluates the alarms after every poll and fires `home_battery_alarm` on rising edges."""
 
-    def __init__(self, hass: HomeAssistant, coordinator: HomeBatteryCoordinator) -> None:
-        """Bind to the battery's coordinator; thresholds come from the entry's options."""
+    def __init__(
+        self, hass: HomeAssistant, coordinator: HomeBatteryCoordinator, device_id: str
+    ) -> None:
+        """Bind to the battery's coordinator and device; thresholds come from its options."""
         self.hass = hass
         self.coordinator = coordinator
+        self.device_id = device_id
         self.evaluator = AlarmEvaluator(
             AlarmSettings.from_options(coordinator.config_entry.options), coordinator.data
         )
@@ -207,7 +208,7 @@ class AlarmMonitor:
         return {
             "entry_id": entry.entry_id,
             "battery": entry.title,
-            "device_id": self._device_id(),
+            "device_id": self.device_id,
             "kind": alarm.kind,
             "state_of_charge": data.get(Key.STATE_OF_CHARGE),
             "battery_power": data.get(Key.BATTERY_POWER),
@@ -216,22 +217,3 @@ class AlarmMonitor:
             "unit": alarm.unit,
             "duration": alarm.duration,
         }
-
-    def _device_id(self) -> str:
-        """Return the battery's device; an alarm can come before the first entity created it."""
-        registry = dr.async_get(self.hass)
-        identifiers = {(DOMAIN, self.coordinator.identity.serial_number)}
-        device = registry.async_get_device(identifiers=identifiers)
-        if device is None:
-            identity = self.coordinator.identity
-            # The same description the entities give (entity.py), so nothing differs later.
-            device = registry.async_get_or_create(
-                config_entry_id=self.coordinator.config_entry.entry_id,
-                identifiers=identifiers,
-                manufacturer=identity.manufacturer,
-                model=identity.model,
-                serial_number=identity.serial_number,
-                sw_version=identity.sw_version,
-                name=self.coordinator.config_entry.title,
-            )
-        return device.id

@@ -1,6 +1,12 @@
-"""Binary sensors: the device's protection and alarm flags, and its status flags."""
+"""Binary sensors: the device's alarm and status flags, and the alarms computed from its state.
+
+The computed ones are low state of charge, heavy load and unreachable (alarms.py).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from homeassistant.components.binary_sensor import (
     BinarySensorDeviceClass,
@@ -11,42 +17,61 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .alarms import HEAVY_LOAD, LOW_STATE_OF_CHARGE, UNREACHABLE, AlarmMonitor
-from .coordinator import HomeBatteryConfigEntry, HomeBatteryCoordinator
+from .alarms import HEAVY_LOAD, LOW_STATE_OF_CHARGE, UNREACHABLE
+from .data import HomeBatteryConfigEntry, HomeBatteryData
 from .devices.model import ALARM_KEYS, STATUS_KEYS, Key
 from .entity import HomeBatteryEntity
 
 PARALLEL_UPDATES = 0
 
-BINARY_SENSORS: tuple[BinarySensorEntityDescription, ...] = tuple(
-    BinarySensorEntityDescription(
+
+@dataclass(frozen=True, kw_only=True)
+class HomeBatteryBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """A binary sensor: whether the battery has it, its state, and when it is available."""
+
+    exists_fn: Callable[[HomeBatteryData], bool]
+    is_on_fn: Callable[[HomeBatteryData], bool | None]
+    # Overrides the coordinator's availability (`unreachable` must stay available).
+    available_fn: Callable[[HomeBatteryData], bool] | None = None
+
+
+def _flag(key: str, *, problem: bool) -> HomeBatteryBinarySensorEntityDescription:
+    """Describe a flag the device reports as a boolean; the summary alarm is the one to watch."""
+
+    def is_on(data: HomeBatteryData) -> bool | None:
+        value = data.coordinator.data.get(key)
+        return value if isinstance(value, bool) else None
+
+    return HomeBatteryBinarySensorEntityDescription(
         key=key,
         translation_key=key,
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        # The summary alarm is the one to watch; the individual flags are diagnostics.
+        device_class=BinarySensorDeviceClass.PROBLEM if problem else None,
         entity_category=None if key == Key.ALARM else EntityCategory.DIAGNOSTIC,
+        exists_fn=lambda data: key in data.coordinator.data,
+        is_on_fn=is_on,
     )
-    for key in ALARM_KEYS
-) + tuple(
-    BinarySensorEntityDescription(
-        key=key, translation_key=key, entity_category=EntityCategory.DIAGNOSTIC
-    )
-    for key in STATUS_KEYS
-)
 
-# Alarms computed from the state (alarms.py): each fires `home_battery_alarm` when it turns on.
-COMPUTED_ALARMS: tuple[BinarySensorEntityDescription, ...] = (
-    BinarySensorEntityDescription(
-        key=LOW_STATE_OF_CHARGE,
-        translation_key=LOW_STATE_OF_CHARGE,
-        device_class=BinarySensorDeviceClass.BATTERY,
-    ),
-    BinarySensorEntityDescription(
-        key=HEAVY_LOAD, translation_key=HEAVY_LOAD, device_class=BinarySensorDeviceClass.PROBLEM
-    ),
-    BinarySensorEntityDescription(
-        key=UNREACHABLE, translation_key=UNREACHABLE, device_class=BinarySensorDeviceClass.PROBLEM
-    ),
+
+def _computed(
+    kind: str, device_class: BinarySensorDeviceClass, *, always_available: bool = False
+) -> HomeBatteryBinarySensorEntityDescription:
+    """Describe an alarm computed from the state; it fires `home_battery_alarm` when on."""
+    return HomeBatteryBinarySensorEntityDescription(
+        key=kind,
+        translation_key=kind,
+        device_class=device_class,
+        exists_fn=lambda data: kind in data.alarms.kinds,
+        is_on_fn=lambda data: data.alarms.alarm(kind) is not None,
+        available_fn=(lambda _: True) if always_available else None,
+    )
+
+
+BINARY_SENSORS: tuple[HomeBatteryBinarySensorEntityDescription, ...] = (
+    *(_flag(key, problem=True) for key in ALARM_KEYS),
+    *(_flag(key, problem=False) for key in STATUS_KEYS),
+    _computed(LOW_STATE_OF_CHARGE, BinarySensorDeviceClass.BATTERY),
+    _computed(HEAVY_LOAD, BinarySensorDeviceClass.PROBLEM),
+    _computed(UNREACHABLE, BinarySensorDeviceClass.PROBLEM, always_available=True),
 )
 
 
@@ -56,56 +81,25 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a binary sensor for every flag the battery reports, and the computed alarms."""
-    coordinator = entry.runtime_data
-    # Started before the entities subscribe, so they read this poll's evaluation.
-    monitor = AlarmMonitor(hass, coordinator)
-    entry.async_on_unload(monitor.start())
+    data = entry.runtime_data
     async_add_entities(
-        HomeBatteryBinarySensor(coordinator, d) for d in BINARY_SENSORS if d.key in coordinator.data
-    )
-    async_add_entities(
-        HomeBatteryAlarmSensor(coordinator, monitor, d)
-        for d in COMPUTED_ALARMS
-        if d.key in monitor.kinds
+        HomeBatteryBinarySensor(data, d) for d in BINARY_SENSORS if d.exists_fn(data)
     )
 
 
 class HomeBatteryBinarySensor(HomeBatteryEntity, BinarySensorEntity):
-    """One alarm flag."""
+    """A binary sensor of the battery, as its description says."""
 
-    def __init__(
-        self, coordinator: HomeBatteryCoordinator, description: BinarySensorEntityDescription
-    ) -> None:
-        """Bind the description."""
-        super().__init__(coordinator, description.key)
-        self.entity_description = description
-
-    @property
-    def is_on(self) -> bool | None:
-        """Return True while the alarm is raised."""
-        value = self.coordinator.data.get(self.entity_description.key)
-        return value if isinstance(value, bool) else None
-
-
-class HomeBatteryAlarmSensor(HomeBatteryBinarySensor):
-    """An alarm computed from the state: low state of charge, heavy load, unreachable."""
-
-    def __init__(
-        self,
-        coordinator: HomeBatteryCoordinator,
-        monitor: AlarmMonitor,
-        description: BinarySensorEntityDescription,
-    ) -> None:
-        """Bind the monitor that evaluates the alarm."""
-        super().__init__(coordinator, description)
-        self._monitor = monitor
+    entity_description: HomeBatteryBinarySensorEntityDescription
 
     @property
     def available(self) -> bool:
-        """Return True for `unreachable`: it must stay available to say the battery is not."""
-        return self.entity_description.key == UNREACHABLE or super().available
+        """Return whether the state is known (the coordinator's view, unless overridden)."""
+        if (available_fn := self.entity_description.available_fn) is not None:
+            return available_fn(self.data)
+        return super().available
 
     @property
-    def is_on(self) -> bool:
-        """Return True while the alarm is on."""
-        return self._monitor.alarm(self.entity_description.key) is not None
+    def is_on(self) -> bool | None:
+        """Return the state."""
+        return self.entity_description.is_on_fn(self.data)

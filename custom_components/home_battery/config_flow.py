@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
@@ -36,7 +36,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .coordinator import HomeBatteryConfigEntry
+from .data import HomeBatteryConfigEntry
 from .devices.model import (
     DeviceAuthError,
     DeviceConnectionError,
@@ -48,8 +48,6 @@ from .devices.model import (
     UnsupportedError,
 )
 from .families import FAMILIES, Family
-
-type StepHandler = Callable[[dict[str, Any] | None], Awaitable[ConfigFlowResult]]
 
 
 async def _probe(
@@ -97,26 +95,61 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
         """Show the menu of families."""
         return self.async_show_menu(step_id="user", menu_options=list(FAMILIES))
 
-    def __getattr__(self, name: str) -> StepHandler:
-        """Serve `async_step_<family>` for every family in the registry."""
-        family = FAMILIES.get(name.removeprefix("async_step_"))
-        if not name.startswith("async_step_") or family is None:
-            raise AttributeError(name)
+    # One step per family of the menu (families/), each showing that family's form.
 
-        async def step(user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-            return await self._async_step_family(family, user_input)
+    async def async_step_victron(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set up a Victron GX."""
+        return await self._async_step_family(FAMILIES["victron"], user_input)
 
-        return step
+    async def async_step_sonnen(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set up a sonnenBatterie."""
+        return await self._async_step_family(FAMILIES["sonnen"], user_input)
+
+    async def async_step_sessy(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set up a Sessy."""
+        return await self._async_step_family(FAMILIES["sessy"], user_input)
+
+    async def async_step_plasmatronics(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set up a Plasmatronics regulator."""
+        return await self._async_step_family(FAMILIES["plasmatronics"], user_input)
 
     async def async_step_mqtt(  # type: ignore[override]
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Serve the `mqtt` family's form.
+        """Set up an MQTT battery.
 
-        ConfigFlow defines `async_step_mqtt` for MQTT discovery, which `__getattr__` cannot
-        shadow; this integration declares no MQTT discovery, so the name is free to take over.
+        ConfigFlow names its MQTT discovery step `async_step_mqtt`; this integration declares no
+        MQTT discovery, so the name is free for the `mqtt` family's form.
         """
         return await self._async_step_family(FAMILIES["mqtt"], user_input)
+
+    async def async_step_pylontech_can(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set up a Pylontech BMS on the CAN bus."""
+        return await self._async_step_family(FAMILIES["pylontech_can"], user_input)
+
+    async def async_step_deye(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set up a Deye hybrid on Modbus TCP."""
+        return await self._async_step_family(FAMILIES["deye"], user_input)
+
+    async def async_step_deye_solarman(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Set up a Deye hybrid through its Solarman logger."""
+        return await self._async_step_family(FAMILIES["deye_solarman"], user_input)
+
+    async def async_step_huawei(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set up a Huawei SUN2000."""
+        return await self._async_step_family(FAMILIES["huawei"], user_input)
+
+    async def async_step_sma(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set up an SMA Sunny Island or Sunny Boy Storage."""
+        return await self._async_step_family(FAMILIES["sma"], user_input)
 
     async def _async_step_family(
         self, family: Family, user_input: dict[str, Any] | None

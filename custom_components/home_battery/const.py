@@ -10,18 +10,6 @@ DOMAIN: Final = "home_battery"
 LOGGER = logging.getLogger(__package__)
 
 CONF_FAMILY: Final = "family"
-CONF_VEBUS_UNIT_ID: Final = "vebus_unit_id"
-CONF_BATTERY_UNIT_ID: Final = "battery_unit_id"
-# Deye (deye, deye_solarman): the inverter's Modbus unit id, register profile, logger serial.
-CONF_UNIT_ID: Final = "unit_id"
-CONF_PROFILE: Final = "profile"
-CONF_LOGGER_SERIAL: Final = "logger_serial"
-# CAN bus (pylontech_can): python-can interface, its channel, bit rate, silence timeout (s).
-CONF_CAN_INTERFACE: Final = "interface"
-CONF_CAN_CHANNEL: Final = "channel"
-CONF_CAN_BITRATE: Final = "bitrate"
-CONF_SILENCE_TIMEOUT: Final = "silence_timeout"
-
 # Options: polling and the battery parameters planning uses.
 CONF_SCAN_INTERVAL: Final = "scan_interval"
 CONF_CAPACITY: Final = "capacity"

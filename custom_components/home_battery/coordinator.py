@@ -1,68 +1,39 @@
-"""One coordinator per configured battery: polling, energy counters and safe control."""
+"""One coordinator per configured battery: polling, energy counters and guarded control."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import (
-    ConfigEntryAuthFailed,
-    HomeAssistantError,
-    ServiceValidationError,
-)
-from homeassistant.helpers.event import async_track_time_interval
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .const import (
     CONF_MAX_CHARGE_POWER,
     CONF_MAX_DISCHARGE_POWER,
     CONF_SCAN_INTERVAL,
-    CONTROL_GRACE_PERIOD,
+    DEFAULT_MAX_POWER,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     LOGGER,
 )
+from .control import ControlGuard
 from .devices.base import BatteryDevice
 from .devices.energy import EnergyIntegrator
-from .devices.model import (
-    BatteryState,
-    DeviceAuthError,
-    DeviceError,
-    DeviceIdentity,
-    DevicePermissionError,
-    InvalidValueError,
-    Key,
-    UnsupportedError,
-    WriteNotAcceptedError,
-)
+from .devices.model import BatteryState, DeviceAuthError, DeviceError, DeviceIdentity, Key
+from .helpers import read_error
 from .repairs import ConnectionTakeoverIssue
-from .schedule_control import ScheduleFollower
-
-type HomeBatteryConfigEntry = ConfigEntry[HomeBatteryCoordinator]
 
 INTEGRATED_COUNTERS = (Key.ENERGY_CHARGED, Key.ENERGY_DISCHARGED)
-
-
-def _error(key: str, **placeholders: str) -> dict[str, Any]:
-    """Return the keyword arguments of a translated Home Assistant exception."""
-    return {
-        "translation_domain": DOMAIN,
-        "translation_key": key,
-        "translation_placeholders": placeholders or None,
-    }
 
 
 class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
     """Polls one device, integrates its energy counters, and guards its control."""
 
-    config_entry: HomeBatteryConfigEntry
+    config_entry: ConfigEntry
 
-    def __init__(
-        self, hass: HomeAssistant, entry: HomeBatteryConfigEntry, device: BatteryDevice
-    ) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, device: BatteryDevice) -> None:
         """Set up polling at the interval from the entry's options."""
         super().__init__(
             hass,
@@ -75,21 +46,13 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         )
         self.device = device
         self.energy: EnergyIntegrator | None = None
-        self._last_contact = self.clock()
-        self._release_pending = False
-        self._unsub_control_refresh: CALLBACK_TYPE | None = None
+        self.control = ControlGuard(hass, entry, device, on_change=self._async_show_control)
+        self._last_contact = device.clock()
         self._takeover_issue = ConnectionTakeoverIssue(hass, entry)
-        self.schedule = ScheduleFollower(self)
 
-    @property
-    def clock(self) -> Callable[[], float]:
-        """Return the monotonic clock (seconds) outages are measured on: the device's."""
-        return self.device.clock
-
-    @clock.setter
-    def clock(self, clock: Callable[[], float]) -> None:
-        """Replace the clock, for the device too (tests move time with it)."""
-        self.device.clock = clock
+    def clock(self) -> float:
+        """Return the monotonic seconds outages are measured on: the device's clock."""
+        return self.device.clock()
 
     @property
     def identity(self) -> DeviceIdentity:
@@ -101,35 +64,34 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         """Connect and read the identity once; a failure makes the entry retry setup."""
         try:
             await self.device.connect()
-        except DeviceAuthError as err:
-            raise ConfigEntryAuthFailed(**_error("authentication_failed")) from err
         except DeviceError as err:
-            raise UpdateFailed(**_error("communication_error", error=str(err))) from err
+            raise read_error(err) from err
         options = self.config_entry.options
+        # Setpoint bounds where the device reports none: the user's, else the options' default.
         self.device.apply_user_limits(
-            max_charge_power=options.get(CONF_MAX_CHARGE_POWER),
-            max_discharge_power=options.get(CONF_MAX_DISCHARGE_POWER),
+            max_charge_power=options.get(CONF_MAX_CHARGE_POWER, DEFAULT_MAX_POWER),
+            max_discharge_power=options.get(CONF_MAX_DISCHARGE_POWER, DEFAULT_MAX_POWER),
         )
         if not self.device.capabilities.energy_counters >= set(INTEGRATED_COUNTERS):
             self.energy = EnergyIntegrator()
+        await self.control.async_recover()
 
     async def _async_update_data(self) -> BatteryState:
         try:
             state = await self.device.read()
-        except DeviceAuthError as err:
-            raise ConfigEntryAuthFailed(**_error("authentication_failed")) from err
         except DeviceError as err:
-            self._check_grace_period()
-            if self._within_tolerated_outage():
+            self.control.lost_contact(self.clock() - self._last_contact)
+            if not isinstance(err, DeviceAuthError) and self._within_tolerated_outage():
                 LOGGER.debug("%s: read failed, keeping the last state: %s", self.name, err)
                 return self.data
-            raise UpdateFailed(**_error("communication_error", error=str(err))) from err
+            raise read_error(err) from err
         finally:
             self._takeover_issue.update(self.device.connection_takeovers, self.clock())
         self._last_contact = self.clock()
-        if self._release_pending:
-            await self._release("contact restored after the grace period")
-            state = await self.device.read()
+        try:
+            state = await self.control.async_after_read(state, self.device.read)
+        except DeviceError as err:
+            raise read_error(err) from err
         self._integrate(state)
         return state
 
@@ -150,123 +112,33 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
             and self.clock() - self._last_contact <= tolerated
         )
 
-    def _check_grace_period(self) -> None:
-        """Remember to release a forced mode once contact has been lost for too long."""
-        lost_for = self.clock() - self._last_contact
-        if self.device.control_active and lost_for > CONTROL_GRACE_PERIOD.total_seconds():
-            if not self._release_pending:
-                LOGGER.warning(
-                    "%s: no contact for %.0f s while in %s mode; returning it to auto",
-                    self.config_entry.title,
-                    lost_for,
-                    self.device.mode,
-                )
-            self._release_pending = True
-            self._stop_refresh()
-
     # --- control ------------------------------------------------------------------------------
-
-    async def _control(self, action: Awaitable[None]) -> None:
-        """Run a control action, turning device errors into translated Home Assistant errors."""
-        try:
-            await action
-        except InvalidValueError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="value_out_of_range",
-                translation_placeholders={
-                    "value": f"{err.value:g}",
-                    "minimum": f"{err.minimum:g}",
-                    "maximum": f"{err.maximum:g}",
-                },
-            ) from err
-        except UnsupportedError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="unsupported"
-            ) from err
-        except WriteNotAcceptedError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="write_not_accepted",
-                translation_placeholders={
-                    "what": err.what,
-                    # Numbers as the user typed them; modes (strings) as they are.
-                    "value": f"{err.written:g}"
-                    if isinstance(err.written, (int, float))
-                    else err.written,
-                },
-            ) from err
-        except DevicePermissionError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="permission_denied"
-            ) from err
-        except DeviceAuthError as err:
-            self.config_entry.async_start_reauth(self.hass)
-            raise HomeAssistantError(**_error("authentication_failed")) from err
-        except DeviceError as err:
-            raise HomeAssistantError(**_error("communication_error", error=str(err))) from err
-        self._follow_control_state()
-        await self.async_request_refresh()
 
     async def async_set_power_setpoint(self, watts: float) -> None:
         """Hold the battery at `watts` (+ discharge, − charge)."""
-        await self._control(self.device.set_power_setpoint(watts))
+        await self.control.async_run(lambda: self.device.set_power_setpoint(watts))
 
     async def async_set_mode(self, mode: str) -> None:
         """Switch the operating mode."""
-        await self._control(self.device.set_mode(mode))
+        await self.control.async_run(lambda: self.device.set_mode(mode))
 
     async def async_set_state_of_charge_limit(self, key: str, percent: float) -> None:
         """Set the minimum or maximum state of charge."""
-        await self._control(self.device.set_state_of_charge_limit(key, percent))
-
-    def _follow_control_state(self) -> None:
-        """Refresh expiring control while it is active; stop refreshing once released."""
-        interval = self.device.capabilities.control_refresh_interval
-        if self.device.control_active and interval and self._unsub_control_refresh is None:
-            self._unsub_control_refresh = async_track_time_interval(
-                self.hass,
-                self._async_refresh_control,
-                timedelta(seconds=interval),
-                name=f"{DOMAIN} control refresh",
-                cancel_on_shutdown=True,
-            )
-        elif not self.device.control_active:
-            self._stop_refresh()
-
-    def _stop_refresh(self) -> None:
-        if self._unsub_control_refresh is not None:
-            self._unsub_control_refresh()
-            self._unsub_control_refresh = None
-
-    async def _async_refresh_control(self, _now: datetime) -> None:
-        try:
-            await self.device.refresh_control()
-        except DeviceError as err:
-            # The poll reports the lost contact; the grace period then releases control.
-            LOGGER.debug("Refreshing control of %s failed: %s", self.config_entry.title, err)
-
-    async def _release(self, reason: str) -> None:
-        try:
-            await self.device.release_control()
-        except DeviceError as err:
-            self._release_pending = True
-            LOGGER.warning("Could not return %s to auto: %s", self.config_entry.title, err)
-            return
-        self._release_pending = False
-        self._stop_refresh()
-        LOGGER.info("%s returned to auto (%s)", self.config_entry.title, reason)
+        await self.control.async_run(lambda: self.device.set_state_of_charge_limit(key, percent))
 
     async def async_release(self, reason: str) -> None:
         """Return the device to auto if this integration holds it in a forced mode."""
-        self._stop_refresh()
-        if self.device.control_active or self._release_pending:
-            await self._release(reason)
+        await self.control.async_release(reason)
+
+    async def _async_show_control(self) -> None:
+        """Show what a control action set at once; the next poll reads it back."""
+        if self.data is not None:
+            self.async_set_updated_data(self.control.show_control_state(self.data))
+        await self.async_request_refresh()
 
     async def async_shutdown(self) -> None:
         """Release control and close the connection (unload and Home Assistant stop)."""
-        self.schedule.async_stop()
-        await self.async_release("unloading")
+        await self.control.async_shutdown()
         self._takeover_issue.clear()
         await super().async_shutdown()
         await self.device.close()
@@ -276,7 +148,6 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         """Return the device's side of the diagnostics."""
         return {
             "capabilities": self.device.capabilities,
-            "control": {"mode": self.device.mode, "setpoint": self.device.setpoint},
-            "release_pending": self._release_pending,
+            "control": self.control.diagnostics(),
             "state": self.data,
         }

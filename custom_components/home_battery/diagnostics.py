@@ -15,8 +15,9 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_CAN_CHANNEL
-from .coordinator import HomeBatteryConfigEntry
+from .data import HomeBatteryConfigEntry
+from .families.deye import CONF_LOGGER_SERIAL
+from .families.pylontech_can import CONF_CAN_CHANNEL
 
 TO_REDACT = {
     CONF_API_TOKEN,
@@ -24,7 +25,7 @@ TO_REDACT = {
     CONF_PASSWORD,
     CONF_USERNAME,
     "serial_number",
-    "logger_serial",
+    CONF_LOGGER_SERIAL,
     "unique_id",
     "title",
 }
@@ -34,7 +35,7 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: HomeBatteryConfigEntry
 ) -> dict[str, Any]:
     """Return what support needs to see, without secrets or addresses."""
-    coordinator = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
     identity = coordinator.device.identity
     device = coordinator.diagnostics()
     device["capabilities"] = asdict(device["capabilities"])

@@ -15,8 +15,8 @@ from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import HomeBatteryConfigEntry, HomeBatteryCoordinator
-from .devices.model import Capabilities, Key
+from .data import HomeBatteryConfigEntry, HomeBatteryData
+from .devices.model import Key
 from .entity import HomeBatteryEntity
 
 PARALLEL_UPDATES = 1
@@ -24,17 +24,20 @@ PARALLEL_UPDATES = 1
 
 @dataclass(frozen=True, kw_only=True)
 class HomeBatteryNumberEntityDescription(NumberEntityDescription):
-    """A settable number: whether the device offers it, and how to set it."""
+    """A settable number: whether the battery offers it, its bounds, and how to set it."""
 
-    exists_fn: Callable[[Capabilities], bool]
-    set_fn: Callable[[HomeBatteryCoordinator, float], Awaitable[None]]
+    exists_fn: Callable[[HomeBatteryData], bool]
+    set_fn: Callable[[HomeBatteryData, float], Awaitable[None]]
+    min_fn: Callable[[HomeBatteryData], float] | None = None
+    max_fn: Callable[[HomeBatteryData], float] | None = None
 
 
-def _soc_limit(
-    key: str, exists_fn: Callable[[Capabilities], bool]
-) -> HomeBatteryNumberEntityDescription:
-    async def set_limit(coordinator: HomeBatteryCoordinator, value: float) -> None:
-        await coordinator.async_set_state_of_charge_limit(key, value)
+def _soc_limit(key: str) -> HomeBatteryNumberEntityDescription:
+    def exists(data: HomeBatteryData) -> bool:
+        caps = data.coordinator.device.capabilities
+        return (
+            caps.min_state_of_charge if key == Key.MIN_STATE_OF_CHARGE else caps.max_state_of_charge
+        )
 
     return HomeBatteryNumberEntityDescription(
         key=key,
@@ -46,12 +49,13 @@ def _soc_limit(
         native_step=1,
         mode=NumberMode.SLIDER,
         entity_category=EntityCategory.CONFIG,
-        exists_fn=exists_fn,
-        set_fn=set_limit,
+        exists_fn=exists,
+        set_fn=lambda data, value: data.coordinator.async_set_state_of_charge_limit(key, value),
     )
 
 
 NUMBERS: tuple[HomeBatteryNumberEntityDescription, ...] = (
+    # + discharge, − charge; bounds from the device's limits, else the user's, else its rating.
     HomeBatteryNumberEntityDescription(
         key=Key.POWER_SETPOINT,
         translation_key=Key.POWER_SETPOINT,
@@ -59,11 +63,13 @@ NUMBERS: tuple[HomeBatteryNumberEntityDescription, ...] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         native_step=10,
         mode=NumberMode.BOX,
-        exists_fn=lambda caps: caps.power_setpoint,
-        set_fn=lambda coordinator, value: coordinator.async_set_power_setpoint(value),
+        exists_fn=lambda data: data.coordinator.device.capabilities.power_setpoint,
+        set_fn=lambda data, value: data.coordinator.async_set_power_setpoint(value),
+        min_fn=lambda data: data.coordinator.device.power_limits()[0],
+        max_fn=lambda data: data.coordinator.device.power_limits()[1],
     ),
-    _soc_limit(Key.MIN_STATE_OF_CHARGE, lambda caps: caps.min_state_of_charge),
-    _soc_limit(Key.MAX_STATE_OF_CHARGE, lambda caps: caps.max_state_of_charge),
+    _soc_limit(Key.MIN_STATE_OF_CHARGE),
+    _soc_limit(Key.MAX_STATE_OF_CHARGE),
 )
 
 
@@ -73,9 +79,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the numbers the battery can take."""
-    coordinator = entry.runtime_data
-    caps = coordinator.device.capabilities
-    async_add_entities(HomeBatteryNumber(coordinator, d) for d in NUMBERS if d.exists_fn(caps))
+    data = entry.runtime_data
+    async_add_entities(HomeBatteryNumber(data, d) for d in NUMBERS if d.exists_fn(data))
 
 
 class HomeBatteryNumber(HomeBatteryEntity, NumberEntity):
@@ -83,33 +88,26 @@ class HomeBatteryNumber(HomeBatteryEntity, NumberEntity):
 
     entity_description: HomeBatteryNumberEntityDescription
 
-    def __init__(
-        self, coordinator: HomeBatteryCoordinator, description: HomeBatteryNumberEntityDescription
-    ) -> None:
-        """Bind the description."""
-        super().__init__(coordinator, description.key)
-        self.entity_description = description
-
     @property
     def native_min_value(self) -> float:
-        """Return the lower bound: the device's max charge power for the setpoint."""
-        if self.entity_description.key == Key.POWER_SETPOINT:
-            return self.coordinator.device.power_limits()[0]
+        """Return the lower bound."""
+        if (min_fn := self.entity_description.min_fn) is not None:
+            return min_fn(self.data)
         return super().native_min_value
 
     @property
     def native_max_value(self) -> float:
-        """Return the upper bound: the device's max discharge power for the setpoint."""
-        if self.entity_description.key == Key.POWER_SETPOINT:
-            return self.coordinator.device.power_limits()[1]
+        """Return the upper bound."""
+        if (max_fn := self.entity_description.max_fn) is not None:
+            return max_fn(self.data)
         return super().native_max_value
 
     @property
     def native_value(self) -> float | None:
-        """Return the value the device reports (the setpoint: None while in auto)."""
+        """Return the value the device reports (the setpoint: None while in auto); no −0."""
         value = self.coordinator.data.get(self.entity_description.key)
-        return float(value) if isinstance(value, (int, float)) else None
+        return float(value) + 0.0 if isinstance(value, (int, float)) else None
 
     async def async_set_native_value(self, value: float) -> None:
         """Write the value; out-of-range values are refused before anything is sent."""
-        await self.entity_description.set_fn(self.coordinator, value)
+        await self.entity_description.set_fn(self.data, value)

@@ -1,14 +1,14 @@
-"""Sensors of the common battery model: one per key the device reports."""
+"""Sensors of the common battery model: one per key the device reports, and the plan."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.components.sensor import (
     RestoreSensor,
     SensorDeviceClass,
-    SensorEntity,
     SensorEntityDescription,
     SensorStateClass,
 )
@@ -25,17 +25,38 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .coordinator import INTEGRATED_COUNTERS, HomeBatteryConfigEntry, HomeBatteryCoordinator
+from .data import HomeBatteryConfigEntry, HomeBatteryData
 from .devices.model import Key, OperatingState
 from .entity import HomeBatteryEntity
-from .schedule_control import slot_action
+from .planning.follower import slot_action
 
 PARALLEL_UPDATES = 0
 
 
+def _reported(key: str) -> Callable[[HomeBatteryData], StateType]:
+    """Return the value the device reported for `key`; None (unknown) when it did not."""
+
+    def value(data: HomeBatteryData) -> StateType:
+        reported = data.coordinator.data.get(key)
+        return reported if isinstance(reported, (int, float, str)) else None
+
+    return value
+
+
+def _in_first_poll(key: str) -> Callable[[HomeBatteryData], bool]:
+    """Return whether the device reported `key` in its first poll."""
+    return lambda data: key in data.coordinator.data
+
+
 @dataclass(frozen=True, kw_only=True)
 class HomeBatterySensorEntityDescription(SensorEntityDescription):
-    """A sensor of one common-model key; its value is the key's value in the state."""
+    """A sensor: whether the battery has it, its value, and what it keeps across restarts."""
+
+    exists_fn: Callable[[HomeBatteryData], bool]
+    value_fn: Callable[[HomeBatteryData], StateType]
+    attributes_fn: Callable[[HomeBatteryData], dict[str, Any] | None] = lambda _: None
+    # Continues a counter from the value recorded before a restart.
+    restore_fn: Callable[[HomeBatteryData, float], None] | None = None
 
 
 def _measurement(
@@ -44,7 +65,6 @@ def _measurement(
     unit: str,
     *,
     diagnostic: bool = False,
-    enabled: bool = True,
     precision: int | None = None,
 ) -> HomeBatterySensorEntityDescription:
     return HomeBatterySensorEntityDescription(
@@ -54,12 +74,19 @@ def _measurement(
         native_unit_of_measurement=unit,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC if diagnostic else None,
-        entity_registry_enabled_default=enabled,
         suggested_display_precision=precision,
+        exists_fn=_in_first_poll(key),
+        value_fn=_reported(key),
     )
 
 
-def _energy(key: str) -> HomeBatterySensorEntityDescription:
+def _counter(
+    key: str,
+    *,
+    exists_fn: Callable[[HomeBatteryData], bool] | None = None,
+    value_fn: Callable[[HomeBatteryData], StateType] | None = None,
+    restore_fn: Callable[[HomeBatteryData, float], None] | None = None,
+) -> HomeBatterySensorEntityDescription:
     return HomeBatterySensorEntityDescription(
         key=key,
         translation_key=key,
@@ -67,12 +94,49 @@ def _energy(key: str) -> HomeBatterySensorEntityDescription:
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=2,
+        exists_fn=exists_fn or _in_first_poll(key),
+        value_fn=value_fn or _reported(key),
+        restore_fn=restore_fn,
     )
+
+
+def _battery_counter(key: str, *, charged: bool) -> HomeBatterySensorEntityDescription:
+    """Describe the energy into or out of the battery.
+
+    From the device's counter, or integrated from its power (the live integrator, so that a
+    value restored after a restart shows at once).
+    """
+
+    def value(data: HomeBatteryData) -> StateType:
+        energy = data.coordinator.energy
+        if energy is None:
+            return _reported(key)(data)
+        return round(energy.charged_kwh if charged else energy.discharged_kwh, 4)
+
+    def restore(data: HomeBatteryData, kwh: float) -> None:
+        if (energy := data.coordinator.energy) is not None:
+            energy.restore(
+                charged_kwh=kwh if charged else None, discharged_kwh=None if charged else kwh
+            )
+
+    return _counter(key, value_fn=value, restore_fn=restore)
 
 
 POWER, W = SensorDeviceClass.POWER, UnitOfPower.WATT
 VOLTAGE, V = SensorDeviceClass.VOLTAGE, UnitOfElectricPotential.VOLT
 CURRENT, A = SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE
+
+
+def _schedule_attributes(data: HomeBatteryData) -> dict[str, Any] | None:
+    """Return the plan as the compute_schedule action returns it, and when it was made."""
+    follower = data.follower
+    if follower.plan is None:
+        return {"error": follower.error} if follower.error else None
+    attributes = follower.plan.to_dict()
+    attributes["updated"] = follower.updated.isoformat() if follower.updated else None
+    attributes["error"] = follower.error
+    return attributes
+
 
 SENSORS: tuple[HomeBatterySensorEntityDescription, ...] = (
     _measurement(Key.STATE_OF_CHARGE, SensorDeviceClass.BATTERY, PERCENTAGE, precision=1),
@@ -107,24 +171,28 @@ SENSORS: tuple[HomeBatterySensorEntityDescription, ...] = (
         diagnostic=True,
         precision=1,
     ),
-    _energy(Key.ENERGY_CHARGED),
-    _energy(Key.ENERGY_DISCHARGED),
-    _energy(Key.GRID_ENERGY_IMPORTED),
-    _energy(Key.GRID_ENERGY_EXPORTED),
+    _battery_counter(Key.ENERGY_CHARGED, charged=True),
+    _battery_counter(Key.ENERGY_DISCHARGED, charged=False),
+    _counter(Key.GRID_ENERGY_IMPORTED),
+    _counter(Key.GRID_ENERGY_EXPORTED),
     HomeBatterySensorEntityDescription(
         key=Key.OPERATING_STATE,
         translation_key=Key.OPERATING_STATE,
         device_class=SensorDeviceClass.ENUM,
         options=[state.value for state in OperatingState],
+        exists_fn=_in_first_poll(Key.OPERATING_STATE),
+        value_fn=_reported(Key.OPERATING_STATE),
     ),
-)
-
-
-SCHEDULE = SensorEntityDescription(
-    key="schedule",
-    translation_key="schedule",
-    device_class=SensorDeviceClass.ENUM,
-    options=["charge", "discharge", "idle"],
+    # The current slot's action; the whole plan in the attributes, for dashboards.
+    HomeBatterySensorEntityDescription(
+        key="schedule",
+        translation_key="schedule",
+        device_class=SensorDeviceClass.ENUM,
+        options=["charge", "discharge", "idle"],
+        exists_fn=lambda data: data.coordinator.device.capabilities.power_setpoint,
+        value_fn=lambda data: slot_action(data.follower.current_slot()),
+        attributes_fn=_schedule_attributes,
+    ),
 )
 
 
@@ -134,91 +202,34 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a sensor for every key the battery reported in its first poll, and the plan."""
-    coordinator = entry.runtime_data
-    if coordinator.device.capabilities.power_setpoint:
-        async_add_entities([HomeBatteryScheduleSensor(coordinator)])
-    async_add_entities(
-        (
-            HomeBatteryEnergySensor
-            if d.key in INTEGRATED_COUNTERS and coordinator.energy
-            else HomeBatterySensor
-        )(coordinator, d)
-        for d in SENSORS
-        if d.key in coordinator.data
-    )
+    data = entry.runtime_data
+    async_add_entities(HomeBatterySensor(data, d) for d in SENSORS if d.exists_fn(data))
 
 
-class HomeBatterySensor(HomeBatteryEntity, SensorEntity):
-    """A sensor showing one key of the battery's state."""
+class HomeBatterySensor(HomeBatteryEntity, RestoreSensor):
+    """A sensor of the battery, as its description says."""
 
     entity_description: HomeBatterySensorEntityDescription
-
-    def __init__(
-        self, coordinator: HomeBatteryCoordinator, description: HomeBatterySensorEntityDescription
-    ) -> None:
-        """Bind the description."""
-        super().__init__(coordinator, description.key)
-        self.entity_description = description
-
-    @property
-    def native_value(self) -> StateType:
-        """Return the key's value; None (unknown) when the device did not report it."""
-        value = self.coordinator.data.get(self.entity_description.key)
-        return value if isinstance(value, (int, float, str)) else None
-
-
-class HomeBatteryEnergySensor(HomeBatterySensor, RestoreSensor):
-    """A lifetime energy counter integrated from battery power, restored across restarts."""
+    # The plan can hold hundreds of slots: keep it out of the recorder's database.
+    _unrecorded_attributes = frozenset({"slots"})
 
     async def async_added_to_hass(self) -> None:
-        """Continue from the last recorded value before the first state is written."""
-        if (last := await self.async_get_last_sensor_data()) is not None and isinstance(
-            last.native_value, (int, float)
+        """Continue a counter from its last recorded value before the first state is written."""
+        restore = self.entity_description.restore_fn
+        if (
+            restore is not None
+            and (last := await self.async_get_last_sensor_data()) is not None
+            and isinstance(last.native_value, (int, float))
         ):
-            assert self.coordinator.energy is not None
-            restored = float(last.native_value)
-            if self.entity_description.key == Key.ENERGY_CHARGED:
-                self.coordinator.energy.restore(charged_kwh=restored, discharged_kwh=None)
-            else:
-                self.coordinator.energy.restore(charged_kwh=None, discharged_kwh=restored)
+            restore(self.data, float(last.native_value))
         await super().async_added_to_hass()
 
     @property
     def native_value(self) -> StateType:
-        """Return the live counter, so a restored value is shown at once."""
-        energy = self.coordinator.energy
-        assert energy is not None
-        counter = (
-            energy.charged_kwh
-            if self.entity_description.key == Key.ENERGY_CHARGED
-            else energy.discharged_kwh
-        )
-        return round(counter, 4)
-
-
-class HomeBatteryScheduleSensor(HomeBatteryEntity, SensorEntity):
-    """The current slot's action; the whole plan in its attributes, for dashboards."""
-
-    entity_description = SCHEDULE
-    # The plan can hold hundreds of slots: keep it out of the recorder's database.
-    _unrecorded_attributes = frozenset({"slots"})
-
-    def __init__(self, coordinator: HomeBatteryCoordinator) -> None:
-        """Show the battery's schedule follower."""
-        super().__init__(coordinator, SCHEDULE.key)
-
-    @property
-    def native_value(self) -> str | None:
-        """Return charge, discharge or idle for the current slot; unknown without a plan."""
-        return slot_action(self.coordinator.schedule.current_slot())
+        """Return the value."""
+        return self.entity_description.value_fn(self.data)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Return the plan as the compute_schedule action does, and when it was made."""
-        follower = self.coordinator.schedule
-        if follower.plan is None:
-            return {"error": follower.error} if follower.error else None
-        attributes = follower.plan.to_dict()
-        attributes["updated"] = follower.updated.isoformat() if follower.updated else None
-        attributes["error"] = follower.error
-        return attributes
+        """Return the attributes (the plan, for the schedule sensor)."""
+        return self.entity_description.attributes_fn(self.data)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError
@@ -11,9 +9,8 @@ from homeassistant.helpers import config_validation as cv
 import voluptuous as vol
 
 from .const import DOMAIN
-from .coordinator import HomeBatteryConfigEntry
-from .planning import BATTERY_FIELDS, PlanRequest, async_plan, battery_defaults, resolve_source
-from .schedule import PlanOptions
+from .data import HomeBatteryConfigEntry
+from .planning.request import async_plan, build_request
 
 SERVICE_COMPUTE_SCHEDULE = "compute_schedule"
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
@@ -41,15 +38,15 @@ SCHEMA = vol.Schema(
         vol.Optional("discharge_efficiency"): _FRACTION,
         vol.Optional("max_import_power"): _WATTS,
         vol.Optional("max_export_power"): _WATTS,
-        vol.Optional("cycle_cost", default=0.0): vol.All(vol.Coerce(float), vol.Range(min=0)),
+        vol.Optional("cycle_cost"): vol.All(vol.Coerce(float), vol.Range(min=0)),
         vol.Exclusive("terminal_value", "terminal"): vol.Coerce(float),
         vol.Exclusive("target_state_of_charge", "terminal"): _PERCENT,
-        vol.Optional("allow_grid_charge", default=True): cv.boolean,
-        vol.Optional("allow_battery_export", default=True): cv.boolean,
-        vol.Optional("resolution", default="auto"): vol.In(["auto", "15", "30", "60", 15, 30, 60]),
-        vol.Optional("hourly_billing", default=False): cv.boolean,
-        vol.Optional("buy_price_multiplier", default=1.0): vol.Coerce(float),
-        vol.Optional("buy_price_adder", default=0.0): vol.Coerce(float),
+        vol.Optional("allow_grid_charge"): cv.boolean,
+        vol.Optional("allow_battery_export"): cv.boolean,
+        vol.Optional("resolution"): vol.In(["auto", "15", "30", "60", 15, 30, 60]),
+        vol.Optional("hourly_billing"): cv.boolean,
+        vol.Optional("buy_price_multiplier"): vol.Coerce(float),
+        vol.Optional("buy_price_adder"): vol.Coerce(float),
     }
 )
 
@@ -72,43 +69,15 @@ def loaded_entry(hass: HomeAssistant, entry_id: str) -> HomeBatteryConfigEntry:
     return entry
 
 
-def plan_request(hass: HomeAssistant, data: dict[str, Any]) -> PlanRequest:
-    """Build a plan request from the action's fields (and the battery they name)."""
-    battery: dict[str, float] = {}
-    if ATTR_CONFIG_ENTRY_ID in data:
-        battery = battery_defaults(loaded_entry(hass, data[ATTR_CONFIG_ENTRY_ID]).runtime_data)
-    battery.update({k: data[k] for k in BATTERY_FIELDS if k in data})
-    resolution = data["resolution"]
-    return PlanRequest(
-        prices=resolve_source(hass, data["prices"]),
-        sell_prices=resolve_source(hass, data.get("sell_prices")),
-        pv_forecast=resolve_source(hass, data.get("pv_forecast")),
-        load_forecast=resolve_source(hass, data.get("load_forecast")),
-        battery=battery,
-        round_trip_efficiency=data.get("round_trip_efficiency"),
-        charge_efficiency=data.get("charge_efficiency"),
-        discharge_efficiency=data.get("discharge_efficiency"),
-        cycle_cost=data["cycle_cost"],
-        options=PlanOptions(
-            max_import_power=data.get("max_import_power"),
-            max_export_power=data.get("max_export_power"),
-            allow_grid_charge=data["allow_grid_charge"],
-            allow_battery_export=data["allow_battery_export"],
-            terminal_value=data.get("terminal_value"),
-            target_state_of_charge=data.get("target_state_of_charge"),
-        ),
-        resolution=None if resolution == "auto" else int(resolution),
-        hourly_billing=data["hourly_billing"],
-        buy_price_multiplier=data["buy_price_multiplier"],
-        buy_price_adder=data["buy_price_adder"],
-    )
-
-
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the planning action (once, in async_setup)."""
 
     async def compute_schedule(call: ServiceCall) -> ServiceResponse:
-        plan = await async_plan(hass, plan_request(hass, dict(call.data)))
+        fields = dict(call.data)
+        coordinator = None
+        if ATTR_CONFIG_ENTRY_ID in fields:
+            coordinator = loaded_entry(hass, fields[ATTR_CONFIG_ENTRY_ID]).runtime_data.coordinator
+        plan = await async_plan(hass, build_request(hass, fields, coordinator))
         return plan.to_dict()
 
     hass.services.async_register(

@@ -6,7 +6,7 @@ the config flow, entity, control and fault tests over it against its simulator.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,6 +35,10 @@ class Simulator(Protocol):
     @property
     def request_count(self) -> int:
         """Return how many requests of any kind the peer has received (for the benchmarks)."""
+
+    def fail_write(self, index: int = 0) -> None:
+        """Make the index-th write (or command) from now fail with the protocol's error, unapplied
+        (controllable families; for the all-or-nothing tests)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +83,18 @@ class FamilyCase:
     # is the device's `clock`) along with Home Assistant's timers: for families that measure
     # silence, tolerated outages or reconnect backoff on it. 0: the clock keeps real time.
     poll_clock_step: float = 0.0
+    # Control safety (issue 12), read from the simulator: what the device itself does, never
+    # what the integration believes. `forced`: the battery is under external control right now
+    # (a setpoint, a forced mode or program of ours is in force on the device). `crash_bound`:
+    # seconds within which a device left forced (Home Assistant gone without releasing) is back
+    # in its own operation, as the README states with its source. `advance`: move the
+    # simulator's own clock on by that many seconds (expiry, watchdogs, time windows).
+    # `invalid_writes`: how many writes the device received that it cannot take (out of its
+    # range, or to a register/field it does not have).
+    forced: Callable[[Any], bool] | None = None
+    crash_bound: float | None = None
+    advance: Callable[[Any, float], Awaitable[None]] | None = None
+    invalid_writes: Callable[[Any], int] | None = None
     # Entries of other integrations the family needs, pointing at the started simulator: the
     # shared suite sets them up before the battery, the demo writes them beside it.
     support_entries: Callable[[Any], list[SupportEntry]] | None = None

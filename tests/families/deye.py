@@ -6,8 +6,8 @@ from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
 
-from custom_components.home_battery.const import (
-    CONF_FAMILY,
+from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.families.deye import (
     CONF_LOGGER_SERIAL,
     CONF_PROFILE,
     CONF_UNIT_ID,

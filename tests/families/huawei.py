@@ -6,7 +6,8 @@ from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
 
-from custom_components.home_battery.const import CONF_FAMILY, CONF_UNIT_ID
+from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.families.huawei import CONF_UNIT_ID
 
 from ..simulators.huawei import SERIAL, STOP, HuaweiSimulator
 from . import FamilyCase

@@ -21,7 +21,7 @@ from custom_components.home_battery.const import (
     CONF_MAX_DISCHARGE_POWER,
 )
 from custom_components.home_battery.devices.mqtt import MqttDevice
-from custom_components.home_battery.mqtt_family import (
+from custom_components.home_battery.families.mqtt import (
     CONF_COMMAND_FORMAT,
     CONF_COMMAND_TOPIC,
     CONF_POWER_SIGN,

@@ -12,11 +12,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from custom_components.home_battery.const import (
+from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.families.pylontech_can import (
     CONF_CAN_BITRATE,
     CONF_CAN_CHANNEL,
     CONF_CAN_INTERFACE,
-    CONF_FAMILY,
     CONF_SILENCE_TIMEOUT,
 )
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
 
-from custom_components.home_battery.const import CONF_FAMILY, CONF_UNIT_ID
+from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.families.sma import CONF_UNIT_ID
 
 from ..simulators.sma import SERIAL, UNIT_ID, SmaSimulator
 from . import FamilyCase

@@ -6,11 +6,8 @@ from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
 
-from custom_components.home_battery.const import (
-    CONF_BATTERY_UNIT_ID,
-    CONF_FAMILY,
-    CONF_VEBUS_UNIT_ID,
-)
+from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.families.victron import CONF_BATTERY_UNIT_ID, CONF_VEBUS_UNIT_ID
 
 from ..simulators.victron import SERIAL, VictronSimulator
 from . import FamilyCase

@@ -105,8 +105,14 @@ class Capabilities:
     max_state_of_charge: bool = False
     max_charge_power: float | None = None
     max_discharge_power: float | None = None
-    # Seconds after which the device drops a manual setpoint unless it is written again.
+    # Seconds between writes of an active manual setpoint, for devices whose control expires.
     control_refresh_interval: float | None = None
+    # Seconds within which the device is back in its own operation when this integration stops
+    # writing without releasing (a crash, a power cut): its own expiry or watchdog, or the bound
+    # the family designs in. Every controllable family states it, with its source (README).
+    control_expiry: float | None = None
+    # The device's own rating (W) where it reports no limits: the setpoint's last-resort bounds.
+    rated_power: float | None = None
     # Keys the device counts itself; the others are integrated from battery power.
     energy_counters: frozenset[str] = field(default_factory=frozenset)
     # Seconds of failed reads to ride out before the entities go unavailable (for links that
@@ -150,7 +156,36 @@ class DeviceRejectedError(DeviceError):
 
 
 class DevicePermissionError(DeviceRejectedError):
-    """The device refused a write for lack of permission (e.g. it needs an installer login)."""
+    """The device refused a write for lack of permission (e.g. it needs an installer login).
+
+    Never a reason to re-authenticate: the credentials work for reading. `reason` says why, as a
+    key the Home Assistant layer translates (e.g. `installer_password_required`, `vpp_priority`).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "permission_denied",
+        unit_id: int | None = None,
+        code: int | None = None,
+    ) -> None:
+        """Keep why the device refused."""
+        super().__init__(message, unit_id=unit_id, code=code)
+        self.reason = reason
+
+
+class ControlBlockedError(DeviceError):
+    """The device is in a state that would ignore this control; nothing was written.
+
+    `reason` names what the user must change on the device, as a key the Home Assistant layer
+    translates into an error and a repair issue (e.g. `victron_ess_mode_3`, `deye_zero_export`).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        """Keep the reason for the translated message."""
+        super().__init__(message)
+        self.reason = reason
 
 
 class UnsupportedError(DeviceError):

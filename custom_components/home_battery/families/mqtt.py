@@ -1,4 +1,4 @@
-"""The MQTT family's Home Assistant side: its form, and a transport over HA's MQTT integration.
+"""The mqtt family: any battery on MQTT; its form, and a transport over HA's MQTT integration.
 
 Home Assistant's MQTT integration is an after-dependency, not a dependency: users without a
 broker can use every other family, and the `mqtt` step aborts with `mqtt_not_configured` until
@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.const import CONF_UNIQUE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import selector
 import voluptuous as vol
 
-from .const import CONF_MAX_CHARGE_POWER, CONF_MAX_DISCHARGE_POWER, DEFAULT_MAX_POWER
-from .devices.base import BatteryDevice
-from .devices.model import DeviceConnectionError
-from .devices.mqtt import (
+from ..const import CONF_MAX_CHARGE_POWER, CONF_MAX_DISCHARGE_POWER, DEFAULT_MAX_POWER
+from ..devices.base import BatteryDevice
+from ..devices.model import DeviceConnectionError
+from ..devices.mqtt import (
     DEFAULT_STATE_TIMEOUT,
     OPTIONAL_KEYS,
     REQUIRED_KEYS,
@@ -30,6 +29,8 @@ from .devices.mqtt import (
     ValueSource,
     path_error,
 )
+from .base import Family
+from .selectors import TEXT, dropdown, number
 
 if TYPE_CHECKING:
     from homeassistant.components.mqtt import ReceiveMessage
@@ -54,31 +55,6 @@ def path_field(key: str) -> str:
     return f"{key}_path"
 
 
-TEXT = selector.TextSelector()
-
-
-def _select(options: list[str], translation_key: str) -> selector.SelectSelector:
-    return selector.SelectSelector(
-        selector.SelectSelectorConfig(
-            options=options,
-            translation_key=translation_key,
-            mode=selector.SelectSelectorMode.DROPDOWN,
-        )
-    )
-
-
-def _number(minimum: float, maximum: float, step: float, unit: str) -> selector.NumberSelector:
-    return selector.NumberSelector(
-        selector.NumberSelectorConfig(
-            min=minimum,
-            max=maximum,
-            step=step,
-            unit_of_measurement=unit,
-            mode=selector.NumberSelectorMode.BOX,
-        )
-    )
-
-
 def _value_fields(key: str, *, required: bool) -> dict[vol.Marker, Any]:
     marker = vol.Required if required else vol.Optional
     return {marker(topic_field(key)): TEXT, vol.Optional(path_field(key)): TEXT}
@@ -89,19 +65,23 @@ SCHEMA = vol.Schema(
         vol.Required(CONF_UNIQUE_ID): TEXT,
         **_value_fields(REQUIRED_KEYS[0], required=True),
         **_value_fields(REQUIRED_KEYS[1], required=True),
-        vol.Required(CONF_POWER_SIGN, default=PowerSign.DISCHARGE_POSITIVE.value): _select(
+        vol.Required(CONF_POWER_SIGN, default=PowerSign.DISCHARGE_POSITIVE.value): dropdown(
             [sign.value for sign in PowerSign], CONF_POWER_SIGN
         ),
         **{k: v for key in OPTIONAL_KEYS for k, v in _value_fields(key, required=False).items()},
         vol.Optional(CONF_COMMAND_TOPIC): TEXT,
-        vol.Required(CONF_COMMAND_FORMAT, default=CommandFormat.JSON.value): _select(
+        vol.Required(CONF_COMMAND_FORMAT, default=CommandFormat.JSON.value): dropdown(
             [fmt.value for fmt in CommandFormat], CONF_COMMAND_FORMAT
         ),
-        vol.Required(CONF_MAX_CHARGE_POWER, default=DEFAULT_MAX_POWER): _number(0, 100000, 10, "W"),
-        vol.Required(CONF_MAX_DISCHARGE_POWER, default=DEFAULT_MAX_POWER): _number(
-            0, 100000, 10, "W"
+        vol.Required(CONF_MAX_CHARGE_POWER, default=DEFAULT_MAX_POWER): number(
+            0, 100000, step=10, unit="W"
         ),
-        vol.Required(CONF_STATE_TIMEOUT, default=DEFAULT_STATE_TIMEOUT): _number(1, 3600, 1, "s"),
+        vol.Required(CONF_MAX_DISCHARGE_POWER, default=DEFAULT_MAX_POWER): number(
+            0, 100000, step=10, unit="W"
+        ),
+        vol.Required(CONF_STATE_TIMEOUT, default=DEFAULT_STATE_TIMEOUT): number(
+            1, 3600, step=1, unit="s"
+        ),
     }
 )
 
@@ -207,3 +187,13 @@ class HomeAssistantMqttTransport:
             await mqtt.async_publish(self._hass, topic, payload, qos=COMMAND_QOS, retain=False)
         except HomeAssistantError as err:
             raise DeviceConnectionError(f"cannot publish to {topic}: {err}") from err
+
+
+FAMILY = Family(
+    key="mqtt",
+    title="MQTT battery",
+    schema=SCHEMA,
+    create=create_device,
+    unavailable=mqtt_not_ready,
+    validate=validate,
+)

@@ -1,16 +1,19 @@
-"""Planning in Home Assistant: turn entities, lists and entries into a schedule, off the loop."""
+"""Turn the action's fields, or a battery's options, into a planning problem; plan off the loop.
+
+One builder (`build_request`) serves the compute_schedule action and schedule control alike.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
-from .const import (
+from ..const import (
     CONF_CAPACITY,
     CONF_MAX_CHARGE_POWER,
     CONF_MAX_DISCHARGE_POWER,
@@ -20,8 +23,9 @@ from .const import (
     DEFAULT_ROUND_TRIP_EFFICIENCY,
     DOMAIN,
 )
-from .devices.model import Key
-from .schedule import (
+from ..coordinator import HomeBatteryCoordinator
+from ..devices.model import Key
+from ..schedule import (
     Battery,
     Plan,
     PlanInputError,
@@ -34,9 +38,6 @@ from .schedule import (
     solve,
     split_round_trip,
 )
-
-if TYPE_CHECKING:
-    from .coordinator import HomeBatteryCoordinator
 
 BATTERY_FIELDS = (
     "capacity",
@@ -181,3 +182,39 @@ async def async_plan(hass: HomeAssistant, request: PlanRequest) -> Plan:
         raise _error("missing_parameter", name=", ".join(missing))
     await hass.async_add_import_executor_job(load_solver)
     return await hass.async_add_executor_job(_plan_blocking, request, dt_util.utcnow())
+
+
+def build_request(
+    hass: HomeAssistant, fields: dict[str, Any], coordinator: HomeBatteryCoordinator | None
+) -> PlanRequest:
+    """Build a plan request from the action's fields (or a battery's options given as fields).
+
+    The battery's parameters not given come from `coordinator`'s battery: its options, limits
+    and current state.
+    """
+    battery = battery_defaults(coordinator) if coordinator is not None else {}
+    battery.update({k: fields[k] for k in BATTERY_FIELDS if fields.get(k) is not None})
+    resolution = fields.get("resolution", "auto")
+    return PlanRequest(
+        prices=resolve_source(hass, fields["prices"]),
+        sell_prices=resolve_source(hass, fields.get("sell_prices")),
+        pv_forecast=resolve_source(hass, fields.get("pv_forecast")),
+        load_forecast=resolve_source(hass, fields.get("load_forecast")),
+        battery=battery,
+        round_trip_efficiency=fields.get("round_trip_efficiency"),
+        charge_efficiency=fields.get("charge_efficiency"),
+        discharge_efficiency=fields.get("discharge_efficiency"),
+        cycle_cost=fields.get("cycle_cost", 0.0),
+        options=PlanOptions(
+            max_import_power=fields.get("max_import_power"),
+            max_export_power=fields.get("max_export_power"),
+            allow_grid_charge=fields.get("allow_grid_charge", True),
+            allow_battery_export=fields.get("allow_battery_export", True),
+            terminal_value=fields.get("terminal_value"),
+            target_state_of_charge=fields.get("target_state_of_charge"),
+        ),
+        resolution=None if resolution == "auto" else int(resolution),
+        hourly_billing=fields.get("hourly_billing", False),
+        buy_price_multiplier=fields.get("buy_price_multiplier", 1.0),
+        buy_price_adder=fields.get("buy_price_adder", 0.0),
+    )

@@ -9,7 +9,7 @@ plan; only the `schedule_control` switch lets the plan drive the battery.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -19,7 +19,7 @@ from homeassistant.helpers.event import (
 )
 from homeassistant.util import dt as dt_util
 
-from .const import (
+from ..const import (
     CONF_LOAD_FORECAST_ENTITY,
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_ENTITY,
@@ -27,12 +27,10 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
-from .devices.model import Key
-from .planning import PlanRequest, async_plan, battery_defaults, resolve_source
-from .schedule import Plan, PlanSlot
-
-if TYPE_CHECKING:
-    from .coordinator import HomeBatteryCoordinator
+from ..coordinator import HomeBatteryCoordinator
+from ..devices.model import Key
+from ..schedule import Plan, PlanSlot
+from .request import async_plan, build_request
 
 # Re-plan when the state of charge strays this far (percentage points) from what the plan
 # expected now, but not more often than once a minute: a plan does not flap with noise.
@@ -150,14 +148,17 @@ class ScheduleFollower:
     async def async_replan(self) -> None:
         """Plan from now with the current state, then apply the current slot if enabled."""
         options = self._options
-        try:
-            request = PlanRequest(
-                prices=resolve_source(self.hass, options[CONF_PRICE_ENTITY]),
-                sell_prices=resolve_source(self.hass, options.get(CONF_SELL_PRICE_ENTITY)),
-                pv_forecast=resolve_source(self.hass, options.get(CONF_PV_FORECAST_ENTITY)),
-                load_forecast=resolve_source(self.hass, options.get(CONF_LOAD_FORECAST_ENTITY)),
-                battery=battery_defaults(self.coordinator),
+        fields = {
+            field: options.get(option)
+            for field, option in (
+                ("prices", CONF_PRICE_ENTITY),
+                ("sell_prices", CONF_SELL_PRICE_ENTITY),
+                ("pv_forecast", CONF_PV_FORECAST_ENTITY),
+                ("load_forecast", CONF_LOAD_FORECAST_ENTITY),
             )
+        }
+        try:
+            request = build_request(self.hass, fields, self.coordinator)
             self.plan = await async_plan(self.hass, request)
             self.error = None
         except HomeAssistantError as err:

@@ -1,4 +1,6 @@
-"""The pylontech_can family's Home Assistant side: its form and its factory.
+"""The pylontech_can family: a Pylontech (or compatible) BMS heard on its inverter's CAN bus.
+
+Monitoring only: nothing is ever sent.
 
 The silence timeout is asked in this form, not in the options: it also bounds how long setting
 up waits for the first frames, and it belongs with the bus it describes (Reconfigure changes it).
@@ -7,16 +9,14 @@ up waits for the first frames, and it belongs with the bus it describes (Reconfi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import can
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import selector
 import voluptuous as vol
 
-from .const import CONF_CAN_BITRATE, CONF_CAN_CHANNEL, CONF_CAN_INTERFACE, CONF_SILENCE_TIMEOUT
-from .devices.base import BatteryDevice
-from .devices.pylontech_can import (
+from ..devices.base import BatteryDevice
+from ..devices.pylontech_can import (
     DEFAULT_BITRATE,
     DEFAULT_CHANNEL,
     DEFAULT_INTERFACE,
@@ -24,38 +24,31 @@ from .devices.pylontech_can import (
     PylontechCanConfig,
     PylontechCanDevice,
 )
+from .base import Family
+from .selectors import TEXT, dropdown, number
+
+# The python-can interface, its channel, the bit rate, and the silence timeout (s).
+CONF_CAN_INTERFACE: Final = "interface"
+CONF_CAN_CHANNEL: Final = "channel"
+CONF_CAN_BITRATE: Final = "bitrate"
+CONF_SILENCE_TIMEOUT: Final = "silence_timeout"
 
 # Offered in the list; any other python-can interface can be typed in by name.
 LISTED_INTERFACES = ["socketcan", "slcan"]
 
 
-def _number(minimum: float, maximum: float, unit: str) -> selector.NumberSelector:
-    return selector.NumberSelector(
-        selector.NumberSelectorConfig(
-            min=minimum,
-            max=maximum,
-            step=1,
-            unit_of_measurement=unit,
-            mode=selector.NumberSelectorMode.BOX,
-        )
-    )
-
-
 SCHEMA = vol.Schema(
     {
-        vol.Required(CONF_CAN_INTERFACE, default=DEFAULT_INTERFACE): selector.SelectSelector(
-            selector.SelectSelectorConfig(
-                options=LISTED_INTERFACES,
-                custom_value=True,
-                mode=selector.SelectSelectorMode.DROPDOWN,
-                translation_key="can_interface",
-            )
+        vol.Required(CONF_CAN_INTERFACE, default=DEFAULT_INTERFACE): dropdown(
+            LISTED_INTERFACES, "can_interface", custom=True
         ),
-        vol.Required(CONF_CAN_CHANNEL, default=DEFAULT_CHANNEL): selector.TextSelector(),
-        vol.Required(CONF_CAN_BITRATE, default=DEFAULT_BITRATE): _number(
-            10_000, 1_000_000, "bit/s"
+        vol.Required(CONF_CAN_CHANNEL, default=DEFAULT_CHANNEL): TEXT,
+        vol.Required(CONF_CAN_BITRATE, default=DEFAULT_BITRATE): number(
+            10_000, 1_000_000, unit="bit/s"
         ),
-        vol.Required(CONF_SILENCE_TIMEOUT, default=DEFAULT_SILENCE_TIMEOUT): _number(1, 600, "s"),
+        vol.Required(CONF_SILENCE_TIMEOUT, default=DEFAULT_SILENCE_TIMEOUT): number(
+            1, 600, unit="s"
+        ),
     }
 )
 
@@ -79,3 +72,12 @@ def create_device(hass: HomeAssistant, data: Mapping[str, Any]) -> BatteryDevice
             silence_timeout=float(data[CONF_SILENCE_TIMEOUT]),
         )
     )
+
+
+FAMILY = Family(
+    key="pylontech_can",
+    title="Pylontech BMS",
+    schema=SCHEMA,
+    create=create_device,
+    validate=validate,
+)

@@ -1,0 +1,1 @@
+"""Planning in Home Assistant: the compute_schedule action's requests and schedule control."""
