@@ -8,13 +8,14 @@ and a `RegisterTransport` (Modbus TCP here, Solarman V5 elsewhere) carries the r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 import inspect
 import logging
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from .model import (
     DeviceConnectionError,
@@ -177,6 +178,30 @@ def _unit_keyword() -> str:
     return "device_id" if "device_id" in params else "slave"
 
 
+@cache
+def _vendor_pdu_class(function_code: int) -> type[Any]:
+    """Return a pymodbus PDU class carrying raw bytes under a vendor's function code.
+
+    pymodbus decodes an answer by its function code with the class registered for it; this one
+    keeps the bytes after the code as they came (`payload`). Built once per code, lazily, so that
+    pymodbus is imported only when a transport is used.
+    """
+    from pymodbus.pdu import ModbusPDU
+
+    class VendorPdu(ModbusPDU):
+        payload: bytes = b""
+
+        def encode(self) -> bytes:
+            return self.payload
+
+        def decode(self, data: bytes) -> None:
+            self.payload = bytes(data)
+
+    VendorPdu.function_code = function_code
+    VendorPdu.__name__ = VendorPdu.__qualname__ = f"VendorPdu{function_code:02X}"
+    return VendorPdu
+
+
 @dataclass(kw_only=True)
 class ModbusTcpTransport:
     """One long-lived Modbus TCP connection behind one lock, reconnecting when it breaks.
@@ -192,6 +217,9 @@ class ModbusTcpTransport:
     request_pause: float = 0.0  # and need a pause between requests
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     requests: int = 0  # counted for the benchmarks
+    # TCP connections opened so far: a device that keeps a login per connection (Huawei) logs in
+    # again when this moves on.
+    connections: int = 0
     # Times the device closed our idle connection and at once accepted a new one. On devices
     # that serve one client at a time this means another client took the connection.
     idle_drops: int = 0
@@ -224,6 +252,7 @@ class ModbusTcpTransport:
             client.close()
             raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}")
         self._client = client
+        self.connections += 1
         if dropped_while_idle:
             self.idle_drops += 1
         if self.connect_delay:
@@ -231,6 +260,15 @@ class ModbusTcpTransport:
         return client
 
     async def _call(self, method: str, unit_id: int, *args: object, **kwargs: object) -> object:
+        def send(client: Any) -> Awaitable[Any]:
+            return getattr(client, method)(*args, **kwargs, **{self._unit_kw: unit_id})  # type: ignore[no-any-return]
+
+        return await self._exchange(method, unit_id, send)
+
+    async def _exchange(
+        self, method: str, unit_id: int, send: Callable[[Any], Awaitable[Any]]
+    ) -> Any:
+        """Send one request over the connection (opened if needed) and return the answer."""
         from pymodbus.exceptions import ModbusException
 
         client = await self._ensure_connected()
@@ -241,9 +279,7 @@ class ModbusTcpTransport:
         self.requests += 1
         try:
             async with asyncio.timeout(self.timeout):
-                response = await getattr(client, method)(
-                    *args, **kwargs, **{self._unit_kw: unit_id}
-                )
+                response = await send(client)
         except (TimeoutError, ModbusException, OSError) as err:
             await self.close()
             raise DeviceConnectionError(f"{method} on unit {unit_id} failed: {err!r}") from err
@@ -270,6 +306,27 @@ class ModbusTcpTransport:
     async def write(self, unit_id: int, address: int, values: Sequence[int]) -> None:
         """Write holding registers (function code 16)."""
         await self._call("write_registers", unit_id, address, list(values))
+
+    async def write_single(self, unit_id: int, address: int, value: int) -> None:
+        """Write one holding register with function code 6, for devices that want it."""
+        await self._call("write_register", unit_id, address, value)
+
+    async def execute_vendor(self, unit_id: int, function_code: int, payload: bytes) -> bytes:
+        """Send a request with a vendor's own function code; return the answer after the code.
+
+        `payload` is the request's data after the function code. An exception answer raises
+        `DeviceRejectedError` with its code, like every other request.
+        """
+        pdu_class = _vendor_pdu_class(function_code)
+
+        def send(client: Any) -> Awaitable[Any]:
+            client.register(pdu_class)
+            request = pdu_class(dev_id=unit_id)
+            request.payload = payload
+            return client.execute(False, request)  # type: ignore[no-any-return]
+
+        response = await self._exchange(f"function {function_code:#04x}", unit_id, send)
+        return bytes(getattr(response, "payload", b""))
 
     async def close(self) -> None:
         """Close the connection; the next request opens a new one."""
