@@ -2,31 +2,53 @@
 
 The inverter (or its SDongle) serves one Modbus TCP client at a time and closes the older
 connection when another client connects; it ignores requests for about a second after a
-connection opens and wants a short pause between requests. So the client keeps one long-lived
-connection, waits after connecting and between requests, and counts how often its idle
-connection was taken (the Home Assistant layer turns repeated takeovers into a repair issue).
+connection opens and wants a short pause between requests [HSL `WAIT_ON_CONNECT = 1500`,
+`DEFAULT_COOLDOWN_TIME = 0.05`]. So the client keeps one long-lived connection, waits after
+connecting and between requests, and counts how often its idle connection was taken (the Home
+Assistant layer turns repeated takeovers into a repair issue). Writes need the installer login on
+most network connections: `huawei_login.HuaweiSession` logs in, keeps the login alive while
+control is active and tries busy requests again.
 
-Control: the power setpoint is a forcible charge/discharge command for a period (47246 time
-mode, 47083 minutes, 47247/47249 W, 47100 charge/discharge), written again well before the
-period ends, so a Home Assistant that disappears leaves the battery forced for one period at
-most. Releasing stops the command (47100 ← 0) and the battery returns to its storage working
-mode (47086), which the mode select offers too: `auto` is "maximise self-consumption".
-Writes to 47xxx need the installer login on many connections; the device then answers with
-exception 0x80, reported as a permission error.
+Control [HSI `services.py` `forcible_charge`; HSI #574; evcc `huawei-sun2000.yaml`]:
+- a charge or discharge setpoint is a forcible command for a period: power (47247 / 47249), the
+  period (47083, minutes), time mode (47246 ← 0), then the command (47100 ← 1 charge, 2
+  discharge), written again every `CONTROL_REFRESH_SECONDS`. The inverter ends the command by
+  itself when the period is over, so a Home Assistant that disappears leaves it forced for
+  `FORCIBLE_PERIOD_MINUTES` at most;
+- hold (0 W) sets the maximum discharging power 47077 to 0 (the huawei_solar maintainer in HSI
+  #574, evcc's "hold"), and the maximum charging power 47075 to 0 so that PV does not charge it
+  either [HSI #1030]. These settings do not expire: after a crash they stay until Home Assistant
+  starts again and restores the user's values from its stored record;
+- the modes `time_of_use` and `fully_fed_to_grid` set the storage working mode 47086 (kept by the
+  inverter: no expiry either);
+- before the first write the user's own values of every register control writes are read, and
+  releasing restores exactly them (`auto` never writes a fixed working mode over the user's).
+The mode read back every poll: a forcible command running or both maxima at 0 is `manual`; while
+this integration controls the working mode, the working mode's name; otherwise `auto`.
+
+References: HSL = wlcrs/huawei-solar-lib `registers.py` / `register_values.py` @40bf666, HSI =
+wlcrs/huawei_solar, evcc = evcc-io/evcc `templates/definition/meter/huawei-sun2000.yaml`.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
+import logging
+from typing import Any
 
 from .base import BatteryDevice
+from .huawei_login import BUSY_PAUSES, HEARTBEAT_INTERVAL, HuaweiSession
 from .modbus import DataType, ModbusTcpTransport, Register, RegisterDevice
 from .model import (
     BatteryState,
     Capabilities,
+    ControlBlockedError,
+    DeviceDataError,
+    DeviceError,
     DeviceIdentity,
-    DevicePermissionError,
     DeviceRejectedError,
     Key,
     Mode,
@@ -34,39 +56,37 @@ from .model import (
     StateValue,
 )
 
-DEFAULT_PORT = 502  # some firmware serves 6607 instead
-DEFAULT_UNIT_ID = 1  # 1 through an SDongle, 0 through the inverter's own access point
-CONNECT_DELAY = 1.5  # huawei-solar-lib waits 1.5 s after connecting, evcc 1 s
-REQUEST_PAUSE = 0.05
-TIMEOUT = 5.0  # the SDongle can answer slowly
-MAX_REGISTERS_PER_READ = 64
-MAX_GAP = 16  # unused registers between two values that still go into one read
+_LOGGER = logging.getLogger(__name__)
 
-# A forcible command runs for this long unless written again; refreshed well within it.
+DEFAULT_PORT = 502  # some firmware serves 6607 instead [HSI README]
+DEFAULT_UNIT_ID = 1  # 1 through an SDongle, 0 through the inverter's own access point [HSI]
+CONNECT_DELAY = 1.5  # s [HSL `WAIT_ON_CONNECT`]; evcc waits 1 s
+REQUEST_PAUSE = 0.05  # s [HSL `DEFAULT_COOLDOWN_TIME`]
+TIMEOUT = 5.0  # the SDongle can answer slowly
+MAX_REGISTERS_PER_READ = 64  # [HSL `const.py`]
+MAX_GAP = 16  # unused registers between two values that still go into one read [HSL]
+
+# A forcible command runs for this long unless written again (47083: minutes, 1-1440 [HSI
+# `DURATION_SCHEMA`]); it is written again well within it.
 FORCIBLE_PERIOD_MINUTES = 5
 CONTROL_REFRESH_SECONDS = 60.0
+CONTROL_EXPIRY_SECONDS = FORCIBLE_PERIOD_MINUTES * 60.0
 
 TIME_OF_USE = "time_of_use"
 FULLY_FED_TO_GRID = "fully_fed_to_grid"
 
-# 47086 storage working mode ↔ mode select: `auto` is maximise self-consumption (2); time of use
-# is 3 for LG batteries and 5 for LUNA2000, so 5 is written. 0 (adaptive) and 1 (fixed
-# periods) are shown as unknown: they need settings this integration does not make.
-_WORKING_MODE_NAMES = {
-    0: "adaptive",
-    1: "fixed_charge_discharge",
-    2: Mode.AUTO,
-    3: TIME_OF_USE,
-    4: FULLY_FED_TO_GRID,
-    5: TIME_OF_USE,
-}
-_WORKING_MODE_VALUES = {Mode.AUTO: 2, TIME_OF_USE: 5, FULLY_FED_TO_GRID: 4}
+# 47086 storage working mode [HSL `StorageWorkingModesC`]: 0 adaptive, 1 fixed periods, 2 maximise
+# self-consumption, 3 time of use (LG RESU), 4 fully fed to grid, 5 time of use (LUNA2000).
+_WORKING_MODE_NAMES = {3: TIME_OF_USE, 4: FULLY_FED_TO_GRID, 5: TIME_OF_USE}
+_FULLY_FED_TO_GRID = 4
+# 47000 / 47089 storage product model [HSL `StorageProductModel`]: 0 none, 1 LG RESU, 2 LUNA2000;
+# time of use is 3 for LG RESU batteries and 5 for LUNA2000.
+_NO_BATTERY, _LG_RESU = 0, 1
+_TIME_OF_USE = {_LG_RESU: 3}
+_TIME_OF_USE_LUNA2000 = 5
 
-_STOP, _CHARGE, _DISCHARGE = 0, 1, 2  # 47100
-_TIME_MODE = 0  # 47246: the command lasts 47083 minutes
-# Exception codes Huawei answers to writes that need the installer login: 0x80 "permission
-# denied", and on some firmware 0x02 (huawei-solar-lib treats both as a permission problem).
-_PERMISSION_CODES = (0x80, 0x02)
+_STOP, _CHARGE, _DISCHARGE = 0, 1, 2  # 47100 [HSL `StorageForcibleChargeDischarge`]
+_TIME_MODE = 0  # 47246: the command lasts 47083 minutes [HSL `...TargetMode`]
 
 _RUNNING_STATUS = {0: "offline", 1: "standby", 2: "running", 3: "fault", 4: "sleep"}
 _OPERATING_STATE = {
@@ -77,27 +97,38 @@ _OPERATING_STATE = {
 }
 IDLE_BELOW_W = 10
 
+# Every row: HSL `registers.py` @40bf666 unless noted (name in brackets).
 REGISTERS: tuple[Register, ...] = (
     Register(key="model", address=30000, data_type=DataType.STRING, length=15, poll=False),
     Register(key="serial", address=30015, data_type=DataType.STRING, length=10, poll=False),
-    Register(key=Key.PV_POWER, address=32064, data_type=DataType.I32),
-    Register(key="active_power", address=32080, data_type=DataType.I32),
+    Register(key=Key.PV_POWER, address=32064, data_type=DataType.I32),  # [INPUT_POWER]
+    Register(key="active_power", address=32080, data_type=DataType.I32),  # [ACTIVE_POWER]
+    # [STORAGE_UNIT_1_BATTERY_TEMPERATURE] I16, °C, gain 10.
+    Register(key=Key.BATTERY_TEMPERATURE, address=37022, data_type=DataType.I16, scale=0.1),
     Register(key=Key.MAX_CHARGE_POWER, address=37046, data_type=DataType.U32),
     Register(key=Key.MAX_DISCHARGE_POWER, address=37048, data_type=DataType.U32),
-    # The meter reports + while exporting.
+    # [POWER_METER_ACTIVE_POWER]: + while exporting on the wire (evcc `scale: -1`).
     Register(key=Key.GRID_POWER, address=37113, data_type=DataType.I32, sign=-1),
+    # [GRID_EXPORTED_ENERGY] is an I32AbsoluteValueRegister: some meters report it negative
+    # (HSI #54); `read` takes its magnitude.
     Register(key=Key.GRID_ENERGY_EXPORTED, address=37119, data_type=DataType.I32, scale=0.01),
     Register(key=Key.GRID_ENERGY_IMPORTED, address=37121, data_type=DataType.I32, scale=0.01),
-    Register(key=Key.CAPACITY, address=37758, data_type=DataType.U32, scale=0.001),
+    Register(key=Key.CAPACITY, address=37758, data_type=DataType.U32, scale=0.001),  # Wh
     Register(key=Key.STATE_OF_CHARGE, address=37760, scale=0.1),
     Register(key="running_status", address=37762, options=_RUNNING_STATUS),
     Register(key=Key.BATTERY_VOLTAGE, address=37763, scale=0.1),
-    # Power and (we assume, like the power) current are + while charging on the wire.
+    # Power is + while charging on the wire (HSI #115); the current is assumed to be signed like
+    # it (unconfirmed).
     Register(key=Key.BATTERY_CURRENT, address=37764, data_type=DataType.I16, scale=0.1, sign=-1),
     Register(key=Key.BATTERY_POWER, address=37765, data_type=DataType.I32, sign=-1),
     Register(key=Key.ENERGY_CHARGED, address=37780, data_type=DataType.U32, scale=0.01),
     Register(key=Key.ENERGY_DISCHARGED, address=37782, data_type=DataType.U32, scale=0.01),
-    Register(key="forcible_period", address=47083, poll=False),
+    Register(key="battery_model", address=47000, poll=False),  # [STORAGE_UNIT_1_PRODUCT_MODEL]
+    Register(key="battery_2_model", address=47089, poll=False),  # [STORAGE_UNIT_2_...]
+    # RW settings control changes, and restores [STORAGE_MAXIMUM_(DIS)CHARGING_POWER, W].
+    Register(key="max_charging_power", address=47075, data_type=DataType.U32),
+    Register(key="max_discharging_power", address=47077, data_type=DataType.U32),
+    Register(key="forcible_period", address=47083, poll=False),  # minutes
     Register(key="working_mode", address=47086),
     Register(key="forcible_command", address=47100),
     Register(key="forcible_mode", address=47246, poll=False),
@@ -105,15 +136,29 @@ REGISTERS: tuple[Register, ...] = (
     Register(key="forcible_discharge_power", address=47249, data_type=DataType.U32, poll=False),
 )
 
+# The user's own values of everything control writes, read before its first write.
+_USER_SETTINGS = (
+    "max_charging_power",
+    "max_discharging_power",
+    "working_mode",
+    "forcible_charge_power",
+    "forcible_discharge_power",
+    "forcible_period",
+    "forcible_mode",
+)
+_CAPS = ("max_charging_power", "max_discharging_power")
+# A forcible command is written whole every time, in this order [HSI `forcible_charge`].
+_COMMAND = ("forcible_period", "forcible_mode", "forcible_command")
+
 _COPIED = (
     Key.STATE_OF_CHARGE,
     Key.BATTERY_POWER,
     Key.BATTERY_VOLTAGE,
     Key.BATTERY_CURRENT,
+    Key.BATTERY_TEMPERATURE,
     Key.PV_POWER,
     Key.GRID_POWER,
     Key.GRID_ENERGY_IMPORTED,
-    Key.GRID_ENERGY_EXPORTED,
     Key.CAPACITY,
     Key.ENERGY_CHARGED,
     Key.ENERGY_DISCHARGED,
@@ -124,12 +169,15 @@ _COPIED = (
 
 @dataclass(frozen=True, kw_only=True)
 class HuaweiConfig:
-    """Where the inverter (or its SDongle) is."""
+    """Where the inverter (or its SDongle) is, and the installer password if there is one."""
 
     host: str
     port: int = DEFAULT_PORT
     unit_id: int = DEFAULT_UNIT_ID
     timeout: float = TIMEOUT
+    password: str | None = field(default=None, repr=False)
+    heartbeat_interval: float = HEARTBEAT_INTERVAL
+    busy_pauses: tuple[float, ...] = BUSY_PAUSES
 
 
 class HuaweiDevice(BatteryDevice):
@@ -139,6 +187,7 @@ class HuaweiDevice(BatteryDevice):
         power_setpoint=True,
         modes=(Mode.AUTO, Mode.MANUAL, TIME_OF_USE, FULLY_FED_TO_GRID),
         control_refresh_interval=CONTROL_REFRESH_SECONDS,
+        control_expiry=CONTROL_EXPIRY_SECONDS,
         energy_counters=frozenset({Key.ENERGY_CHARGED, Key.ENERGY_DISCHARGED}),
     )
 
@@ -153,22 +202,18 @@ class HuaweiDevice(BatteryDevice):
             connect_delay=CONNECT_DELAY,
             request_pause=REQUEST_PAUSE,
         )
+        self.session = HuaweiSession(
+            self.transport, config.unit_id, config.password, busy_pauses=config.busy_pauses
+        )
         self.registers = RegisterDevice(
-            self.transport,
+            self.session,
             {"main": config.unit_id},
             REGISTERS,
             max_count=MAX_REGISTERS_PER_READ,
             max_gap=MAX_GAP,
         )
-
-    @property
-    def control_active(self) -> bool:
-        """Return True while a forcible command of ours runs.
-
-        The working modes are settings the user chose, kept by the inverter: they are neither
-        refreshed nor undone when Home Assistant stops.
-        """
-        return self.setpoint is not None
+        self._battery_model: int | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
 
     @property
     def connection_takeovers(self) -> int:
@@ -176,14 +221,18 @@ class HuaweiDevice(BatteryDevice):
         return self.transport.idle_drops
 
     async def connect(self) -> DeviceIdentity:
-        """Read the model and serial number (one request, after the connect delay)."""
-        async with self.transport.lock:
+        """Read the model and serial number; log in as the installer when a password is set.
+
+        A refused password raises `DeviceAuthError` (Home Assistant then asks for it again).
+        """
+        async with self.session.lock:
             values = await self.registers.read_keys("model", "serial")
-        serial, model = str(values["serial"] or ""), str(values["model"] or "")
-        if not serial:
-            raise DeviceRejectedError(
-                "the inverter reports no serial number", unit_id=self.config.unit_id
-            )
+            serial, model = str(values["serial"] or ""), str(values["model"] or "")
+            if not serial:
+                raise DeviceRejectedError(
+                    "the inverter reports no serial number", unit_id=self.config.unit_id
+                )
+            await self.session.login()
         self.identity = DeviceIdentity(
             serial_number=serial, manufacturer="Huawei", model=model or "SUN2000"
         )
@@ -191,12 +240,13 @@ class HuaweiDevice(BatteryDevice):
 
     async def read(self) -> BatteryState:
         """Read every polled block and map it onto the common model."""
-        async with self.transport.lock:
+        async with self.session.lock:
             values = await self.registers.read_blocks(self.registers.blocks)
-        self._update_power_limits(
-            values.get(Key.MAX_CHARGE_POWER), values.get(Key.MAX_DISCHARGE_POWER)
-        )
+        self._update_power_limits(*self._setpoint_limits(values))
         state: BatteryState = {k: v for k in _COPIED if (v := values.get(k)) is not None}
+        exported = values.get(Key.GRID_ENERGY_EXPORTED)
+        if isinstance(exported, (int, float)):
+            state[Key.GRID_ENERGY_EXPORTED] = abs(exported)
         active, grid = values.get("active_power"), state.get(Key.GRID_POWER)
         if isinstance(active, int) and isinstance(grid, (int, float)):
             # What the inverter delivers plus what the grid brings is what the house uses.
@@ -207,76 +257,159 @@ class HuaweiDevice(BatteryDevice):
         status = values.get("running_status")
         state[Key.OPERATING_STATE] = _operating_state(status, state.get(Key.BATTERY_POWER))
         state[Key.ALARM] = status == "fault"
-        state[Key.OPERATING_MODE] = (
-            Mode.MANUAL
-            if self.setpoint is not None
-            else _WORKING_MODE_NAMES.get(_int(values.get("working_mode")), "unknown")
-        )
-        if self.setpoint is not None:
-            state[Key.POWER_SETPOINT] = self.setpoint
+        state[Key.OPERATING_MODE] = self._mode_on_device(values)
         return state
 
-    async def set_mode(self, mode: str) -> None:
-        """Switch modes; `auto` also sets the working mode to maximise self-consumption."""
-        await super().set_mode(mode)
-        if mode == Mode.AUTO:
-            async with self.transport.lock:
-                await self._ensure_working_mode(Mode.AUTO)
+    def _mode_on_device(self, values: Mapping[str, StateValue | None]) -> str:
+        """Return the mode the inverter is really in (see the module's docstring)."""
+        command = values.get("forcible_command")
+        held = all(values.get(cap) == 0 for cap in _CAPS)
+        if command in (_CHARGE, _DISCHARGE) or held:
+            return Mode.MANUAL
+        if self.control_active:
+            return _WORKING_MODE_NAMES.get(_int(values.get("working_mode")), Mode.AUTO)
+        return Mode.AUTO
+
+    def _setpoint_limits(self, values: Mapping[str, StateValue | None]) -> tuple[object, object]:
+        """Return the setpoint bounds: the storage's maxima, within the user's own maxima."""
+        saved = self.saved_user_settings or {}
+        limits = []
+        for storage, cap in zip(
+            (Key.MAX_CHARGE_POWER, Key.MAX_DISCHARGE_POWER), _CAPS, strict=True
+        ):
+            maximum, user = values.get(storage), saved.get(cap, values.get(cap))
+            if isinstance(maximum, int) and isinstance(user, int) and user > 0:
+                maximum = min(maximum, user)
+            limits.append(maximum)
+        return limits[0], limits[1]
+
+    # --- control --------------------------------------------------------------------------------
+
+    async def _check_control(self, mode: str, watts: float | None) -> None:
+        """Refuse control of an inverter without a battery, or a direction its maximum forbids."""
+        async with self.session.lock:
+            if self._battery_model is None:
+                self._battery_model = await self._read_battery_model()
+            if self._battery_model == _NO_BATTERY:
+                raise ControlBlockedError(
+                    "huawei_no_battery", "the inverter reports no battery (47000 and 47089 are 0)"
+                )
+            if watts:
+                caps = self.saved_user_settings or await self.registers.read_keys(*_CAPS)
+                cap = caps.get(_CAPS[0] if watts < 0 else _CAPS[1])
+                if cap == 0:
+                    raise ControlBlockedError(
+                        "huawei_power_limit_zero",
+                        "the battery's maximum charging or discharging power is set to 0 W",
+                    )
+
+    async def _read_battery_model(self) -> int:
+        """Return the battery's product model; a model without the registers has no battery."""
+        for key in ("battery_model", "battery_2_model"):
+            try:
+                model = _int((await self.registers.read_keys(key))[key])
+            except DeviceRejectedError:
+                continue
+            if model > _NO_BATTERY:
+                return model
+        return _NO_BATTERY
+
+    async def _read_user_settings(self) -> dict[str, Any]:
+        async with self.session.lock:
+            values = await self.registers.read_keys(*_USER_SETTINGS)
+        settings = {key: values[key] for key in _USER_SETTINGS}
+        if not all(isinstance(value, int) for value in settings.values()):
+            raise DeviceDataError("the inverter's battery settings cannot be read")
+        return settings
 
     async def _write_setpoint(self, watts: float) -> None:
-        # 0 W is a forcible charge at 0 W: the battery holds, neither charging nor discharging.
-        power_key, command = (
-            ("forcible_discharge_power", _DISCHARGE)
-            if watts > 0
-            else ("forcible_charge_power", _CHARGE)
-        )
-        async with self.transport.lock:
-            await self._write(
-                {
-                    power_key: abs(watts),
-                    "forcible_period": FORCIBLE_PERIOD_MINUTES,
-                    "forcible_mode": _TIME_MODE,
-                    "forcible_command": command,
-                }
-            )
+        if watts == 0:
+            # Hold: no forcible command, both maxima 0 [HSI #574, evcc "hold"].
+            target = {"forcible_command": _STOP, **self._user(("working_mode",))}
+            target |= dict.fromkeys(_CAPS, 0)
+            await self._apply(target)
+        else:
+            charge = watts < 0
+            power = "forcible_charge_power" if charge else "forcible_discharge_power"
+            target = {
+                **self._user((*_CAPS, "working_mode")),
+                power: round(abs(watts)),
+                "forcible_period": FORCIBLE_PERIOD_MINUTES,
+                "forcible_mode": _TIME_MODE,
+                "forcible_command": _CHARGE if charge else _DISCHARGE,
+            }
+            await self._apply(target, always=(power, *_COMMAND))
+        self._keep_session()
 
     async def _write_mode(self, mode: str) -> None:
-        async with self.transport.lock:
-            if self.setpoint is not None:
-                await self._write({"forcible_command": _STOP})
-            await self._ensure_working_mode(mode)
+        if mode == TIME_OF_USE:
+            value = _TIME_OF_USE.get(self._battery_model or 0, _TIME_OF_USE_LUNA2000)
+        else:
+            value = _FULLY_FED_TO_GRID
+        target = {"forcible_command": _STOP, **self._user(_CAPS), "working_mode": value}
+        await self._apply(target)
+        self._keep_session()
 
     async def _write_release(self) -> None:
-        async with self.transport.lock:
-            await self._write({"forcible_command": _STOP})
+        """Stop the forcible command and restore every setting of the user's that differs."""
+        await self._apply({"forcible_command": _STOP, **self._user(_USER_SETTINGS)})
+        self._stop_heartbeat()
 
-    async def _ensure_working_mode(self, mode: str) -> None:
-        """Write the working mode unless the inverter is in it: it is kept in flash."""
-        current = (await self.registers.read_keys("working_mode"))["working_mode"]
-        if _WORKING_MODE_NAMES.get(_int(current)) != mode:
-            await self._write({"working_mode": _WORKING_MODE_VALUES[mode]})
+    def _user(self, keys: tuple[str, ...]) -> dict[str, int]:
+        """Return the user's own values of `keys` (those saved before the first write)."""
+        saved = self.saved_user_settings or {}
+        return {key: int(saved[key]) for key in keys if key in saved}
 
-    async def _write(self, values: Mapping[str, float]) -> None:
-        """Write with read-back; a refusal for lack of login becomes a permission error."""
-        try:
-            await self.registers.write_keys(values)
-        except DeviceRejectedError as err:
-            if err.code in _PERMISSION_CODES:
-                raise DevicePermissionError(
-                    "the inverter refused the write: battery control needs the installer login "
-                    "on this connection",
-                    unit_id=err.unit_id,
-                    code=err.code,
-                ) from err
-            raise
+    async def _apply(self, target: Mapping[str, int], *, always: tuple[str, ...] = ()) -> None:
+        """Write, in order, the registers of `target` that differ (and those in `always`).
+
+        Writing only what differs spares the inverter's settings needless writes; each write is
+        read back (a refused or ignored one raises, and the base class rolls back).
+        """
+        async with self.session.lock:
+            current = await self.registers.read_keys(*target)
+            writes = {k: v for k, v in target.items() if k in always or current[k] != v}
+            if writes:
+                await self.registers.write_keys(writes)
+
+    # --- the installer session's heartbeat ----------------------------------------------------
+
+    def _keep_session(self) -> None:
+        """Keep the installer login open while control is active (a heartbeat every 15 s)."""
+        if self.config.password and (self._heartbeat is None or self._heartbeat.done()):
+            self._heartbeat = asyncio.get_running_loop().create_task(
+                self._beat(), name="huawei installer heartbeat"
+            )
+
+    async def _beat(self) -> None:
+        while self.control_active:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            if not self.control_active:
+                return
+            try:
+                async with self.session.lock:
+                    await self.session.heartbeat()
+            except DeviceError as err:
+                # The next write logs in again; the poll reports a lost link.
+                _LOGGER.debug("Heartbeat of the installer login failed: %s", err)
+
+    def _stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
 
     async def close(self) -> None:
-        """Close the Modbus connection."""
-        await self.transport.close()
+        """Stop the heartbeat and close the Modbus connection."""
+        task, self._heartbeat = self._heartbeat, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.session.close()
 
 
 def _int(value: StateValue | None) -> int:
-    return value if isinstance(value, int) else -1
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
 
 
 def _operating_state(status: StateValue | None, power: StateValue | None) -> str:
