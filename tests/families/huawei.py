@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_PORT
 
 from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.devices.huawei import CONTROL_EXPIRY_SECONDS
 from custom_components.home_battery.families.huawei import CONF_UNIT_ID
 
-from ..simulators.huawei import SERIAL, STOP, HuaweiSimulator
+from ..simulators.huawei import PASSWORD, SERIAL, HuaweiSimulator
 from . import FamilyCase
 
 
 def entry_data(sim: HuaweiSimulator) -> dict[str, Any]:
-    """Config data pointing at the simulator (through an SDongle: unit id 1)."""
-    return {CONF_FAMILY: "huawei", CONF_HOST: "127.0.0.1", CONF_PORT: sim.port, CONF_UNIT_ID: 1}
+    """Config data pointing at the simulator (through an SDongle: unit id 1), with the installer
+    password the simulator wants for battery settings."""
+    return {
+        CONF_FAMILY: "huawei",
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: sim.port,
+        CONF_UNIT_ID: 1,
+        CONF_PASSWORD: PASSWORD,
+    }
+
+
+async def advance(sim: HuaweiSimulator, seconds: float) -> None:
+    """Move the inverter's own clock on (forcible periods, the login's expiry)."""
+    sim.advance(seconds)
 
 
 CASE = FamilyCase(
@@ -30,6 +43,7 @@ CASE = FamilyCase(
         "sensor.huawei_sun2000_battery_power": (-2500, "W"),
         "sensor.huawei_sun2000_battery_voltage": (450.0, "V"),
         "sensor.huawei_sun2000_battery_current": (-5.6, "A"),
+        "sensor.huawei_sun2000_battery_temperature": (25.3, "°C"),
         # The meter reports +400 (+ = exporting on the wire): exporting is negative here.
         "sensor.huawei_sun2000_grid_power": (-400, "W"),
         "sensor.huawei_sun2000_solar_power": (3500, "W"),
@@ -50,6 +64,11 @@ CASE = FamilyCase(
     setpoint=2000,
     out_of_range=-3000,  # the battery charges at 2500 W at most
     commanded_power=lambda sim: sim.forcible_power(),
-    released=lambda sim: sim.bank.get_u16(47100) == STOP,
+    released=lambda sim: not sim.forced,
     modbus=True,
+    # The inverter ends a forcible command by itself after its period (47083, 5 minutes).
+    forced=lambda sim: sim.forced,
+    crash_bound=CONTROL_EXPIRY_SECONDS,
+    advance=advance,
+    invalid_writes=lambda sim: sim.invalid_writes,
 )
