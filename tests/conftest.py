@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+import contextlib
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
@@ -21,6 +23,7 @@ from custom_components.home_battery.const import (
     DOMAIN,
 )
 
+from .families import FamilyCase, Simulator
 from .families.victron import entry_data as victron_entry_data
 from .simulators.victron import SERIAL as VICTRON_SERIAL, VictronSimulator
 
@@ -77,3 +80,69 @@ async def victron(hass: HomeAssistant, victron_entry: MockConfigEntry) -> MockCo
     assert await hass.config_entries.async_setup(victron_entry.entry_id)
     await hass.async_block_till_done()
     return victron_entry
+
+
+# --- one family of tests/families, for tests parametrised over families -----------------------
+
+
+@pytest.fixture
+def case(request: pytest.FixtureRequest) -> FamilyCase:
+    """The family a test is parametrised with (`indirect=True`)."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def sim(
+    hass: HomeAssistant, case: FamilyCase, socket_enabled: None, mock_hass_config: None
+) -> AsyncGenerator[Any]:
+    """The family's simulator, started on loopback, and the integrations the family needs.
+
+    `mock_hass_config`: an empty configuration.yaml, which integrations such as MQTT read.
+    """
+    simulator = case.make_simulator()
+    await simulator.start()
+    with case.test_patches() if case.test_patches else contextlib.nullcontext():
+        supports = case.support_entries(simulator) if case.support_entries else []
+        support_entries = []
+        for support in supports:
+            support_entry = MockConfigEntry(
+                domain=support.domain,
+                title=support.title,
+                data=support.data,
+                options=support.options,
+                version=support.version,
+                minor_version=support.minor_version,
+            )
+            support_entry.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(support_entry.entry_id)
+            support_entries.append(support_entry)
+        await hass.async_block_till_done()
+        yield simulator
+        if support_entries:
+            # Batteries first: they hand control back through what they depend on.
+            for config_entry in hass.config_entries.async_loaded_entries(DOMAIN):
+                await hass.config_entries.async_unload(config_entry.entry_id)
+            for support_entry in support_entries:
+                await hass.config_entries.async_unload(support_entry.entry_id)
+    await simulator.stop()
+
+
+def _family_entry(case: FamilyCase, sim: Simulator) -> MockConfigEntry:
+    """Return a config entry for the family's started simulator (not yet added)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=case.title,
+        data=case.entry_data(sim),
+        options=case.options,
+        unique_id=case.unique_id(sim),
+    )
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, case: FamilyCase, sim: Simulator) -> MockConfigEntry:
+    """The family's battery, set up in Home Assistant."""
+    config_entry = _family_entry(case, sim)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    return config_entry

@@ -6,10 +6,12 @@ the config flow, entity, control and fault tests over it against its simulator.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import pytest
 
 from custom_components.home_battery.devices.base import BatteryDevice
 
@@ -104,6 +106,14 @@ class FamilyCase:
     def unique_id(self, sim: Any) -> str:
         """Return the unique id the config flow must find for this started simulator."""
         return self.serial(sim) if callable(self.serial) else self.serial
+
+
+def family_params(cases: Iterable[FamilyCase]) -> list[Any]:
+    """Parameters for the `case` fixture: one per family, Modbus families marked `modbus`."""
+    return [
+        pytest.param(case, id=case.key, marks=[pytest.mark.modbus] if case.modbus else [])
+        for case in cases
+    ]
 
 
 def _cases() -> list[FamilyCase]:
