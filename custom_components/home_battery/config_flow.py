@@ -37,6 +37,7 @@ from .const import (
     LOGGER,
 )
 from .data import HomeBatteryConfigEntry
+from .devices.base import BatteryDevice
 from .devices.model import (
     DeviceAuthError,
     DeviceConnectionError,
@@ -48,16 +49,24 @@ from .devices.model import (
     UnsupportedError,
 )
 from .families import FAMILIES, Family
+from .families.address import valid_host
 
 
 async def _probe(
     hass: HomeAssistant, family: Family, data: Mapping[str, Any]
 ) -> tuple[DeviceIdentity | None, dict[str, str], dict[str, str]]:
-    """Connect once and read the identity; return it, or the form's errors and placeholders."""
+    """Connect once and read the identity; return it, or the form's errors and placeholders.
+
+    Whatever goes wrong becomes a form error: the address is checked before anything connects,
+    and an unexpected error is logged once with its traceback and shown as `unknown`.
+    """
+    if CONF_HOST in data and not valid_host(data[CONF_HOST], with_port=family.host_with_port):
+        return None, {CONF_HOST: "invalid_host"}, {}
     if family.validate and (errors := family.validate(data)):
         return None, errors, {}
-    device = family.create(hass, data)
+    device: BatteryDevice | None = None
     try:
+        device = family.create(hass, data)
         return await device.connect(), {}, {}
     except DeviceAuthError:
         return None, {"base": "invalid_auth"}, {}
@@ -74,8 +83,18 @@ async def _probe(
     except DeviceError:
         LOGGER.exception("Unexpected answer from the %s device", family.key)
         return None, {"base": "unknown"}, {}
+    except Exception:
+        LOGGER.exception("Unexpected error setting up the %s device", family.key)
+        return None, {"base": "unknown"}, {}
     finally:
-        await device.close()
+        if device is not None:
+            await device.close()
+
+
+def _cleaned(user_input: dict[str, Any]) -> dict[str, Any]:
+    """Return the form's input with the white space around a pasted address dropped."""
+    host = user_input.get(CONF_HOST)
+    return user_input | {CONF_HOST: host.strip()} if isinstance(host, str) else user_input
 
 
 class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -159,7 +178,7 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            data = {CONF_FAMILY: family.key, **user_input}
+            data = {CONF_FAMILY: family.key, **_cleaned(user_input)}
             identity, errors, placeholders = await _probe(self.hass, family, data)
             if identity is not None:
                 await self.async_set_unique_id(identity.serial_number)
@@ -205,7 +224,7 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
             emptied = {
                 str(key) for key in family.schema.schema if isinstance(key, vol.Optional)
             } - set(user_input)
-            data = {k: v for k, v in entry.data.items() if k not in emptied} | user_input
+            data = {k: v for k, v in entry.data.items() if k not in emptied} | _cleaned(user_input)
             identity, errors, placeholders = await _probe(self.hass, family, data)
             if identity is not None:
                 await self.async_set_unique_id(identity.serial_number)

@@ -1,0 +1,201 @@
+"""Hostile and unlucky input at every boundary: nothing hangs, corrupts, floods or crashes.
+
+Each part answers one question a hostile or careless user (or device) asks; what the user must
+then see is a translated error, never "Unknown error occurred", a traceback or a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.home_battery.const import DOMAIN
+
+from .families.sessy import entry_data as sessy_entry_data
+from .families.sonnen import entry_data as sonnen_entry_data
+from .simulators.sessy import SERIAL as SESSY_SERIAL, SessySimulator
+from .simulators.sonnen import TOKEN, SonnenSimulator
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+# Host fields: empty, blank, out-of-range ports, broken brackets, a null byte, shell and path
+# tricks, a right-to-left override, a pasted line break.
+HOSTS = [
+    "",
+    "  ",
+    "127.0.0.1:99999",
+    "127.0.0.1:65536",
+    "127.0.0.1:-1",
+    "localhost:abc",
+    "[::1",
+    "127.0.0.1\x00",
+    "127.0.0.1; rm -rf /",
+    "../../etc/passwd",
+    "ab\u202ecd",
+    "a" * 300,
+]
+MODBUS_FORMS = {
+    "victron": {"port": 502, "vebus_unit_id": 227, "battery_unit_id": 225},
+    "deye": {"port": 502, "unit_id": 1, "profile": "auto"},
+    "huawei": {"port": 502, "unit_id": 1},
+    "sma": {"port": 502, "unit_id": 3},
+}
+
+
+async def _submit(hass: HomeAssistant, step: str, user_input: dict[str, Any]) -> dict[str, Any]:
+    """Open the family's form and submit it; never more than 30 s."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": step})
+    return dict(
+        await asyncio.wait_for(
+            hass.config_entries.flow.async_configure(result["flow_id"], user_input), 30
+        )
+    )
+
+
+def _translated_form_error(result: dict[str, Any]) -> bool:
+    return (
+        result["type"] is FlowResultType.FORM
+        and bool(result["errors"])
+        and "unknown" not in result["errors"].values()
+    )
+
+
+# --- the config flow ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", HOSTS, ids=[repr(h)[:20] for h in HOSTS])
+@pytest.mark.parametrize("family", ["victron", "deye", "huawei", "sma", "sonnen", "sessy"])
+async def test_hostile_host_is_a_form_error(hass: HomeAssistant, family: str, host: str) -> None:
+    """Every hostile host is `invalid_host` on the form, before anything connects."""
+    form = MODBUS_FORMS.get(family, {"api_token": "t"} if family == "sonnen" else {})
+    if family == "sessy":
+        form = {"username": "u", "password": "p"}
+    result = await _submit(hass, family, {"host": host, **form})
+    assert result["errors"] == {"host": "invalid_host"}, result
+
+
+@pytest.mark.parametrize("token", ["ab\ncd", "ab\r\nX-Injected: 1", "\x00", "", "   "], ids=repr)
+async def test_sonnen_token_no_header_can_carry(hass: HomeAssistant, token: str) -> None:
+    """A token with a line break inside is refused on the form; nothing is sent with it."""
+    sim = SonnenSimulator()
+    await sim.start()
+    try:
+        data = sonnen_entry_data(sim) | {"api_token": token}
+        data.pop("family")
+        result = await _submit(hass, "sonnen", data)
+    finally:
+        await sim.stop()
+    assert result["errors"] == {"api_token": "invalid_characters"}, result
+    assert not any("X-Injected" in str(r.body) for r in sim.peer.requests)
+
+
+async def test_pasted_line_breaks_are_dropped(hass: HomeAssistant) -> None:
+    """A host and a token pasted with a trailing line break are the host and the token."""
+    sim = SonnenSimulator()
+    await sim.start()
+    try:
+        data = sonnen_entry_data(sim)
+        data |= {"host": data["host"] + "\n", "api_token": TOKEN + "\n"}
+        data.pop("family")
+        result = await _submit(hass, "sonnen", data)
+        await hass.async_block_till_done()
+    finally:
+        await sim.stop()
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    assert "\n" not in result["data"]["host"]
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "field"),
+    [
+        ("user:name", "p", "username"),
+        ("用户", "p", "username"),
+        ("u", "密码", "password"),
+        ("u\n", "p", "username"),
+        ("u", "p\r\n", "password"),
+    ],
+    ids=repr,
+)
+async def test_sessy_credentials_basic_auth_cannot_carry(
+    hass: HomeAssistant, username: str, password: str, field: str
+) -> None:
+    """Credentials HTTP basic authentication cannot carry are a form error on their field."""
+    sim = SessySimulator()
+    await sim.start()
+    try:
+        data = sessy_entry_data(sim) | {"username": username, "password": password}
+        data.pop("family")
+        result = await _submit(hass, "sessy", data)
+    finally:
+        await sim.stop()
+    assert result["errors"] == {field: "invalid_characters"}, result
+
+
+async def test_hostile_reauth_and_reconfigure(hass: HomeAssistant) -> None:
+    """Reauth and reconfigure share the checks: a broken token or host is a form error."""
+    sim = SessySimulator()
+    await sim.start()
+    try:
+        entry = MockConfigEntry(
+            domain=DOMAIN, title="Sessy", data=sessy_entry_data(sim), unique_id=SESSY_SERIAL
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        result = await entry.start_reauth_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"username": "a:b", "password": "密码"}
+        )
+        assert result["errors"] == {
+            "username": "invalid_characters",
+            "password": "invalid_characters",
+        }
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"host": "[::1", "username": "u", "password": "p"}
+        )
+        assert result["errors"] == {"host": "invalid_host"}
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await sim.stop()
+
+
+async def test_unreachable_is_cannot_connect_not_unknown(hass: HomeAssistant) -> None:
+    """A valid address where nothing listens: `cannot_connect`, within the timeouts."""
+    for family, form in (
+        ("victron", {"host": "127.0.0.1", **MODBUS_FORMS["victron"], "port": 1}),
+        ("sonnen", {"host": "127.0.0.1:1", "api_token": "t"}),
+    ):
+        result = await _submit(hass, family, form)
+        assert _translated_form_error(result), result
+        assert result["errors"] == {"base": "cannot_connect"}, (family, result)
+
+
+async def test_what_the_frontend_sees(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    """Through the HTTP API the frontend uses, a hostile host is a 200 with a form error."""
+    assert await async_setup_component(hass, "config", {})
+    client = await hass_client()
+    resp = await client.post(
+        "/api/config/config_entries/flow", json={"handler": DOMAIN, "show_advanced_options": False}
+    )
+    flow = await resp.json()
+    resp = await client.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}", json={"next_step_id": "sonnen"}
+    )
+    resp = await client.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        json={"host": "", "api_token": "t\n"},
+    )
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["errors"] == {"host": "invalid_host"}
+    assert SOURCE_USER  # the flow was started from the menu like a user's
