@@ -38,9 +38,9 @@ class Simulator(Protocol):
     def request_count(self) -> int:
         """Return how many requests of any kind the peer has received (for the benchmarks)."""
 
-    def fail_write(self, index: int = 0) -> None:
+    def fail_write(self, index: int | None = 0) -> None:
         """Make the index-th write (or command) from now fail with the protocol's error, unapplied
-        (controllable families; for the all-or-nothing tests)."""
+        (controllable families; for the all-or-nothing tests); None: fail nothing more."""
 
 
 @dataclass(frozen=True, kw_only=True)
