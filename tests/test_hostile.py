@@ -7,24 +7,39 @@ then see is a translated error, never "Unknown error occurred", a traceback or a
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.home_battery.const import DOMAIN
+from custom_components.home_battery.const import (
+    CONF_MAX_CHARGE_POWER,
+    CONF_MAX_DISCHARGE_POWER,
+    CONF_PRICE_ENTITY,
+    DOMAIN,
+)
+from custom_components.home_battery.planning import request
 
 from .families.sessy import entry_data as sessy_entry_data
 from .families.sonnen import entry_data as sonnen_entry_data
+from .families.victron import entry_data as victron_entry_data
+from .helpers import poll
 from .simulators.sessy import SERIAL as SESSY_SERIAL, SessySimulator
 from .simulators.sonnen import TOKEN, SonnenSimulator
+from .simulators.victron import SERIAL as VICTRON_SERIAL, VictronSimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+PRICE = "sensor.day_ahead_price"
 
 # Host fields: empty, blank, out-of-range ports, broken brackets, a null byte, shell and path
 # tricks, a right-to-left override, a pasted line break.
@@ -199,3 +214,99 @@ async def test_what_the_frontend_sees(
     assert resp.status == 200, await resp.text()
     assert (await resp.json())["errors"] == {"host": "invalid_host"}
     assert SOURCE_USER  # the flow was started from the menu like a user's
+
+
+# --- bursts -----------------------------------------------------------------------------------
+
+
+def _prices(version: int) -> list[dict[str, Any]]:
+    """Two days of 15-minute prices; `version` moves every price a little."""
+    start = dt_util.utcnow().replace(minute=0, second=0, microsecond=0)
+    step = timedelta(minutes=15)
+    return [
+        {
+            "start": (start + i * step).isoformat(),
+            "end": (start + (i + 1) * step).isoformat(),
+            "price": round(0.1 + 0.001 * version + 0.2 * ((i // 4) % 24 > 16), 6),
+        }
+        for i in range(2 * 96)
+    ]
+
+
+async def test_price_burst_gives_one_plan_from_the_newest_prices(
+    hass: HomeAssistant, victron_sim: VictronSimulator
+) -> None:
+    """100 quick price updates under schedule control: a couple of plans, the last one from the
+    last update."""
+    hass.states.async_set(PRICE, "0.1", {"raw_today": _prices(0)})
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Victron GX",
+        data=victron_entry_data(victron_sim),
+        options={
+            CONF_MAX_CHARGE_POWER: 5000,
+            CONF_MAX_DISCHARGE_POWER: 5000,
+            CONF_PRICE_ENTITY: PRICE,
+        },
+        unique_id=VICTRON_SERIAL,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    plans = 0
+    original = request._plan_blocking
+
+    def counted(*args: Any) -> Any:
+        nonlocal plans
+        plans += 1
+        return original(*args)
+
+    with patch.object(request, "_plan_blocking", counted):
+        for version in range(1, 101):
+            hass.states.async_set(PRICE, str(version), {"raw_today": _prices(version)})
+            await asyncio.sleep(0)
+        await poll(hass, 3)  # the sources settle
+    plan = entry.runtime_data.follower.plan
+    assert plan is not None
+    assert plan.slots[-1].buy_price == pytest.approx(_prices(100)[-1]["price"])
+    assert plans == 1, plans
+
+
+async def test_planning_waits_quietly_for_its_price_source(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    victron_sim: VictronSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A price sensor that is not there yet: no log line for minutes, then one."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Victron GX",
+        data=victron_entry_data(victron_sim),
+        options={CONF_PRICE_ENTITY: PRICE},
+        unique_id=VICTRON_SERIAL,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    async def quarter_hour() -> None:
+        freezer.tick(timedelta(minutes=15))
+        await poll(hass, 0)
+
+    # A price integration still starting: its entity appears, without prices yet.
+    freezer.tick(timedelta(minutes=5))
+    hass.states.async_set(PRICE, "unknown", {})
+    await hass.async_block_till_done()
+    freezer.tick(timedelta(seconds=3))
+    await poll(hass, 0)
+    assert "cannot plan" not in caplog.text
+    assert entry.runtime_data.follower.error  # the schedule sensor says why, though
+    for _ in range(8):
+        await quarter_hour()
+    assert caplog.text.count("cannot plan") == 1
+    hass.states.async_set(PRICE, "0.1", {"raw_today": _prices(0)})
+    await hass.async_block_till_done()
+    freezer.tick(timedelta(seconds=3))  # the sources settle
+    await poll(hass, 0)
+    assert entry.runtime_data.follower.error is None
