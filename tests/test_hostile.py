@@ -20,6 +20,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import voluptuous as vol
 
 from custom_components.home_battery.const import (
     CONF_MAX_CHARGE_POWER,
@@ -310,3 +311,48 @@ async def test_planning_waits_quietly_for_its_price_source(
     freezer.tick(timedelta(seconds=3))  # the sources settle
     await poll(hass, 0)
     assert entry.runtime_data.follower.error is None
+
+
+# --- the compute_schedule action --------------------------------------------------------------
+
+BATTERY = {
+    "capacity": 10,
+    "state_of_charge": 50,
+    "max_charge_power": 3000,
+    "max_discharge_power": 3000,
+}
+NOT_FINITE = [float("inf"), float("-inf"), float("nan"), 1e308, "inf", "nan"]
+
+
+@pytest.mark.parametrize("value", NOT_FINITE, ids=repr)
+@pytest.mark.parametrize(
+    "field",
+    [
+        "cycle_cost",
+        "buy_price_multiplier",
+        "buy_price_adder",
+        "capacity",
+        "max_charge_power",
+        "max_discharge_power",
+        "max_import_power",
+        "terminal_value",
+        "state_of_charge",
+    ],
+)
+async def test_action_refuses_numbers_that_are_not_finite_or_absurd(
+    hass: HomeAssistant, field: str, value: Any
+) -> None:
+    """Infinite, NaN and overflowing numbers are refused at once, naming the field."""
+    assert await async_setup_component(hass, DOMAIN, {})
+    with pytest.raises(vol.Invalid) as err:
+        await asyncio.wait_for(
+            hass.services.async_call(
+                DOMAIN,
+                "compute_schedule",
+                {"prices": _prices(0), **BATTERY, field: value},
+                blocking=True,
+                return_response=True,
+            ),
+            10,
+        )
+    assert field in str(err.value)
