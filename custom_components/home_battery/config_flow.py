@@ -50,6 +50,7 @@ from .devices.model import (
 )
 from .families import FAMILIES, Family
 from .families.address import valid_host
+from .families.selectors import number
 
 
 async def _probe(
@@ -264,48 +265,41 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 def _options_schema() -> vol.Schema:
-    def number(
-        minimum: float, maximum: float, step: float, unit: str | None
-    ) -> selector.NumberSelector:
-        config = selector.NumberSelectorConfig(
-            min=minimum, max=maximum, step=step, mode=selector.NumberSelectorMode.BOX
-        )
-        if unit is not None:
-            config["unit_of_measurement"] = unit
-        return selector.NumberSelector(config)
-
+    """Return the options form: polling, battery parameters, alarm thresholds, plan sources."""
     return vol.Schema(
         {
             vol.Required(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL): number(
-                2, 3600, 1, "s"
+                2, 3600, step=1, unit="s"
             ),
-            vol.Required(CONF_CAPACITY, default=DEFAULT_CAPACITY): number(0.1, 1000, 0.1, "kWh"),
+            vol.Required(CONF_CAPACITY, default=DEFAULT_CAPACITY): number(
+                0.1, 1000, step=0.1, unit="kWh"
+            ),
             vol.Required(CONF_MAX_CHARGE_POWER, default=DEFAULT_MAX_POWER): number(
-                0, 100000, 10, "W"
+                0, 100000, step=10, unit="W"
             ),
             vol.Required(CONF_MAX_DISCHARGE_POWER, default=DEFAULT_MAX_POWER): number(
-                0, 100000, 10, "W"
+                0, 100000, step=10, unit="W"
             ),
             vol.Required(CONF_ROUND_TRIP_EFFICIENCY, default=DEFAULT_ROUND_TRIP_EFFICIENCY): number(
-                0.5, 1, 0.01, None
+                0.5, 1, step=0.01
             ),
             # Alarm thresholds (alarms.py): optional, an option left empty takes the default.
             vol.Optional(
                 CONF_LOW_STATE_OF_CHARGE,
                 description={"suggested_value": DEFAULT_LOW_STATE_OF_CHARGE},
-            ): number(0, 100, 1, "%"),
+            ): number(0, 100, step=1, unit="%"),
             vol.Optional(
                 CONF_HEAVY_LOAD_POWER, description={"suggested_value": DEFAULT_HEAVY_LOAD_POWER}
-            ): number(0, 100000, 100, "W"),
+            ): number(0, 100000, step=100, unit="W"),
             vol.Optional(
                 CONF_HEAVY_LOAD_MINUTES, description={"suggested_value": DEFAULT_HEAVY_LOAD_MINUTES}
-            ): number(0, 1440, 1, "min"),
+            ): number(0, 1440, step=1, unit="min"),
             **_PLANNING_SOURCES,
         }
     )
 
 
-# What schedule control plans against (schedule_control.py): entities of price integrations.
+# What schedule control plans against (planning/follower.py): entities of price integrations.
 _PLANNING_SOURCES: dict[vol.Marker, selector.EntitySelector] = {
     vol.Optional(key): selector.EntitySelector(selector.EntitySelectorConfig(domain="sensor"))
     for key in (
