@@ -15,6 +15,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -33,7 +34,7 @@ from custom_components.home_battery.planning import request
 from .families.sessy import entry_data as sessy_entry_data
 from .families.sonnen import entry_data as sonnen_entry_data
 from .families.victron import entry_data as victron_entry_data
-from .helpers import poll
+from .helpers import entity_state, poll, select_option, set_number
 from .simulators.sessy import SERIAL as SESSY_SERIAL, SessySimulator
 from .simulators.sonnen import TOKEN, SonnenSimulator
 from .simulators.victron import SERIAL as VICTRON_SERIAL, VictronSimulator
@@ -356,3 +357,60 @@ async def test_action_refuses_numbers_that_are_not_finite_or_absurd(
             10,
         )
     assert field in str(err.value)
+
+
+# --- the setpoint and mode entities -----------------------------------------------------------
+
+SETPOINT = "number.victron_gx_power_setpoint"
+MODE = "select.victron_gx_operating_mode"
+HOSTILE_VALUES = [
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "1e400",
+    1e308,
+    -1e308,
+    "abc",
+    None,
+    "",
+    [1],
+    {"a": 1},
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES, ids=repr)
+async def test_hostile_setpoint_is_refused_and_nothing_written(
+    hass: HomeAssistant, victron: MockConfigEntry, victron_sim: VictronSimulator, value: Any
+) -> None:
+    """A value no battery can take is refused with an error; nothing reaches the device."""
+    before = victron_sim.write_count
+    with pytest.raises((HomeAssistantError, vol.Invalid)):
+        await set_number(hass, SETPOINT, value)
+    assert victron_sim.write_count == before
+    assert entity_state(hass, MODE) == "auto"
+
+
+@pytest.mark.parametrize("option", ["", "AUTO", "forced", None, 1], ids=repr)
+async def test_hostile_mode_is_refused(
+    hass: HomeAssistant, victron: MockConfigEntry, victron_sim: VictronSimulator, option: Any
+) -> None:
+    """A mode the battery does not offer is refused; nothing reaches the device."""
+    before = victron_sim.write_count
+    with pytest.raises((HomeAssistantError, vol.Invalid)):
+        await select_option(hass, MODE, option)
+    assert victron_sim.write_count == before
+
+
+async def test_the_setpoint_shows_the_new_value_at_once(
+    hass: HomeAssistant, victron: MockConfigEntry, victron_sim: VictronSimulator
+) -> None:
+    """Two setpoints a second apart: the entity shows the second at once, not after a poll;
+    a setpoint of −0 shows 0."""
+    await set_number(hass, SETPOINT, 2000)
+    assert float(entity_state(hass, SETPOINT)) == 2000
+    await set_number(hass, SETPOINT, -1500)
+    assert float(entity_state(hass, SETPOINT)) == -1500
+    assert entity_state(hass, MODE) == "manual"
+    await set_number(hass, SETPOINT, -0.0)
+    assert entity_state(hass, SETPOINT) == "0.0"
