@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
-import contextlib
 from typing import Any
 from unittest.mock import patch
 
@@ -23,7 +22,7 @@ from custom_components.home_battery.const import (
     DOMAIN,
 )
 
-from .families import FamilyCase, Simulator
+from .families import FamilyCase, Simulator, family_simulator
 from .families.victron import entry_data as victron_entry_data
 from .simulators.victron import SERIAL as VICTRON_SERIAL, VictronSimulator
 
@@ -99,32 +98,8 @@ async def sim(
 
     `mock_hass_config`: an empty configuration.yaml, which integrations such as MQTT read.
     """
-    simulator = case.make_simulator()
-    await simulator.start()
-    with case.test_patches() if case.test_patches else contextlib.nullcontext():
-        supports = case.support_entries(simulator) if case.support_entries else []
-        support_entries = []
-        for support in supports:
-            support_entry = MockConfigEntry(
-                domain=support.domain,
-                title=support.title,
-                data=support.data,
-                options=support.options,
-                version=support.version,
-                minor_version=support.minor_version,
-            )
-            support_entry.add_to_hass(hass)
-            assert await hass.config_entries.async_setup(support_entry.entry_id)
-            support_entries.append(support_entry)
-        await hass.async_block_till_done()
+    async with family_simulator(hass, case) as simulator:
         yield simulator
-        if support_entries:
-            # Batteries first: they hand control back through what they depend on.
-            for config_entry in hass.config_entries.async_loaded_entries(DOMAIN):
-                await hass.config_entries.async_unload(config_entry.entry_id)
-            for support_entry in support_entries:
-                await hass.config_entries.async_unload(support_entry.entry_id)
-    await simulator.stop()
 
 
 def _family_entry(case: FamilyCase, sim: Simulator) -> MockConfigEntry:
