@@ -42,6 +42,7 @@ async def make(sim: HuaweiSimulator) -> AsyncGenerator[Factory]:
             password=password,
             busy_pauses=FAST_BUSY,
             heartbeat_interval=heartbeat_interval,
+            timeout=1.0,  # an unanswered request fails sooner
         )
         device = HuaweiDevice(config)
         device.transport.connect_delay = device.transport.request_pause = 0

@@ -15,12 +15,14 @@ from custom_components.home_battery.devices.huawei import (
 )
 from custom_components.home_battery.devices.model import (
     ControlBlockedError,
+    DeviceError,
     DeviceRejectedError,
     InvalidValueError,
     Key,
     Mode,
 )
 
+from ..simulators.faults import Fault
 from ..simulators.huawei import (
     COMMAND,
     MAX_CHARGE,
@@ -216,6 +218,25 @@ async def test_every_failed_step_leaves_nothing_forced(
         assert not device.control_active, step  # the roll-back worked
     assert sim.bank.get_u16(WORKING_MODE) == TIME_OF_USE_LUNA2000
     assert sim.invalid_writes == 0
+
+
+async def test_half_done_action_stays_known(sim: HuaweiSimulator, make: Factory) -> None:
+    """The command reached the inverter but its answer was lost (the link broke): the client
+    keeps counting the battery as controlled until a release went through."""
+    device = make()
+    await ready(device)
+    await device.set_mode("time_of_use")
+    sim.lose_answer_at, sim.fault_after_lost_answer = COMMAND, Fault.DROP
+    with pytest.raises(DeviceError):
+        await device.set_power_setpoint(1000)  # the roll-back cannot get through either
+    await sim.set_fault(Fault.NONE)
+    assert sim.forcible_power() == 1000  # it runs, though the client saw no answer
+    assert device.control_active
+    state = await device.read()
+    assert device.reconcile(state) is None
+    assert device.control_active
+    await device.release_control()
+    assert not sim.forced
 
 
 async def test_without_battery_control_is_refused(sim: HuaweiSimulator, make: Factory) -> None:

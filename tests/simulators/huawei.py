@@ -36,6 +36,7 @@ import random
 import secrets
 
 from .base import PeerSimulator
+from .faults import Fault
 from .modbus_server import (
     ILLEGAL_FUNCTION,
     ILLEGAL_VALUE,
@@ -91,7 +92,15 @@ class HuaweiPeer(ModbusPeer):
                 return bytes([0x41]) + sim.login_exchange(pdu[1:])
             except ModbusError as err:
                 return bytes([0xC1, err.code])
-        return super()._answer(unit_id, pdu)
+        answer = super()._answer(unit_id, pdu)
+        if pdu[0] in (6, 16) and sim.lose_answer_at == int.from_bytes(pdu[1:3]):
+            # The write is applied, but the link breaks before its answer goes out (and, with
+            # `fault_after_lost_answer`, stays broken).
+            sim.lose_answer_at = None
+            self.fault = sim.fault_after_lost_answer
+            for writer in list(self._writers):
+                writer.close()
+        return answer
 
 
 class HuaweiSimulator(PeerSimulator):
@@ -127,6 +136,8 @@ class HuaweiSimulator(PeerSimulator):
         # (evcc's requirements text recommends "unrestricted"; the answer code is unconfirmed).
         self.restricted = False
         self.busy_rate = busy_rate
+        self.lose_answer_at: int | None = None  # a write to this address is applied, unanswered
+        self.fault_after_lost_answer = Fault.NONE
         self._random = random.Random(seed)
         self._busy_next = 0
         self.capacity_wh = 10_000.0

@@ -23,8 +23,8 @@ Control [HSI `services.py` `forcible_charge`; HSI #574; evcc `huawei-sun2000.yam
   inverter: no expiry either);
 - before the first write the user's own values of every register control writes are read, and
   releasing restores exactly them (`auto` never writes a fixed working mode over the user's).
-The mode read back every poll: a forcible command running or both maxima at 0 is `manual`; while
-this integration controls the working mode, the working mode's name; otherwise `auto`.
+The mode is read back every poll (`_mode_on_device`): an inverter back in the user's own
+operation is `auto`, and the integration follows it.
 
 References: HSL = wlcrs/huawei-solar-lib `registers.py` / `register_values.py` @40bf666, HSI =
 wlcrs/huawei_solar, evcc = evcc-io/evcc `templates/definition/meter/huawei-sun2000.yaml`.
@@ -77,7 +77,6 @@ FULLY_FED_TO_GRID = "fully_fed_to_grid"
 
 # 47086 storage working mode [HSL `StorageWorkingModesC`]: 0 adaptive, 1 fixed periods, 2 maximise
 # self-consumption, 3 time of use (LG RESU), 4 fully fed to grid, 5 time of use (LUNA2000).
-_WORKING_MODE_NAMES = {3: TIME_OF_USE, 4: FULLY_FED_TO_GRID, 5: TIME_OF_USE}
 _FULLY_FED_TO_GRID = 4
 # 47000 / 47089 storage product model [HSL `StorageProductModel`]: 0 none, 1 LG RESU, 2 LUNA2000;
 # time of use is 3 for LG RESU batteries and 5 for LUNA2000.
@@ -261,14 +260,22 @@ class HuaweiDevice(BatteryDevice):
         return state
 
     def _mode_on_device(self, values: Mapping[str, StateValue | None]) -> str:
-        """Return the mode the inverter is really in (see the module's docstring)."""
-        command = values.get("forcible_command")
-        held = all(values.get(cap) == 0 for cap in _CAPS)
-        if command in (_CHARGE, _DISCHARGE) or held:
-            return Mode.MANUAL
-        if self.control_active:
-            return _WORKING_MODE_NAMES.get(_int(values.get("working_mode")), Mode.AUTO)
-        return Mode.AUTO
+        """Return the mode the inverter is really in.
+
+        Not under this integration's control: `manual` while a forcible command runs or both
+        maxima are 0 (someone else's), otherwise `auto`. Under its control: `auto` once the
+        inverter is back in the user's own operation (the command's period ended, the user put
+        their settings back), so that the integration follows it; while anything still differs
+        from the user's own settings, the mode set here, so that a half-done action (a write whose
+        answer was lost) stays known and is released.
+        """
+        forcible = values.get("forcible_command") in (_CHARGE, _DISCHARGE)
+        if not self.control_active:
+            held = all(values.get(cap) == 0 for cap in _CAPS)
+            return Mode.MANUAL if forcible or held else Mode.AUTO
+        saved = self.saved_user_settings or {}
+        own = all(values.get(k) == saved.get(k, values.get(k)) for k in (*_CAPS, "working_mode"))
+        return Mode.AUTO if own and not forcible else self.mode
 
     def _setpoint_limits(self, values: Mapping[str, StateValue | None]) -> tuple[object, object]:
         """Return the setpoint bounds: the storage's maxima, within the user's own maxima."""

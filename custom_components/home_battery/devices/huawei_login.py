@@ -68,7 +68,6 @@ BUSY_PAUSES: Final = (1.0, 2.0)  # s before the 2nd and 3rd try of a busy answer
 
 SLAVE_DEVICE_BUSY: Final = 0x06
 PERMISSION_DENIED: Final = 0x80
-ILLEGAL_FUNCTION: Final = 0x01
 # A refused write: 0x80, and on some firmware 0x02 [HSL `_write_registers`, HSI #587].
 REFUSED_WRITE_CODES: Final = (PERMISSION_DENIED, 0x02)
 
@@ -195,10 +194,11 @@ class HuaweiSession:
         try:
             answer = await self._vendor(challenge_request())
         except DeviceRejectedError as err:
-            if err.code != ILLEGAL_FUNCTION:
+            if err.code == SLAVE_DEVICE_BUSY:
                 raise
-            # A connection without the login (a serial gateway): writes go without it.
-            _LOGGER.debug("The inverter does not know the login function; writing without it")
+            # A connection without the login (a serial gateway, a proxy that does not pass
+            # function 0x41 on): writes go without it, and say so if they are refused.
+            _LOGGER.debug("No login on this connection (exception %s); writing without", err.code)
             self._logged_in_on = self.transport.connections
             return
         ours = secrets.token_bytes(CHALLENGE_LENGTH)
