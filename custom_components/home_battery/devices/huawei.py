@@ -46,7 +46,6 @@ from .model import (
     BatteryState,
     Capabilities,
     ControlBlockedError,
-    DeviceDataError,
     DeviceError,
     DeviceIdentity,
     DeviceRejectedError,
@@ -324,10 +323,7 @@ class HuaweiDevice(BatteryDevice):
     async def _read_user_settings(self) -> dict[str, Any]:
         async with self.session.lock:
             values = await self.registers.read_keys(*_USER_SETTINGS)
-        settings = {key: values[key] for key in _USER_SETTINGS}
-        if not all(isinstance(value, int) for value in settings.values()):
-            raise DeviceDataError("the inverter's battery settings cannot be read")
-        return settings
+        return {key: _int(values[key]) for key in _USER_SETTINGS}  # unsigned registers
 
     async def _write_setpoint(self, watts: float) -> None:
         if watts == 0:
