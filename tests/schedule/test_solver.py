@@ -249,6 +249,7 @@ def test_to_dict_is_json_with_the_contract_fields() -> None:
         "status",
         "solver",
         "solve_ms",
+        "sources",
     }
     assert set(data["slots"][0]) == {
         "start",
@@ -256,8 +257,16 @@ def test_to_dict_is_json_with_the_contract_fields() -> None:
         "power",
         "state_of_charge",
         "grid_power",
+        "pv_curtailment",
         "buy_price",
         "sell_price",
+    }
+    assert set(data["sources"]) == {
+        "prices",
+        "sell_prices",
+        "pv_forecast",
+        "load_forecast",
+        "horizon",
     }
     assert data["slots"][0]["start"].endswith("+00:00")
 
