@@ -252,6 +252,10 @@ def test_numbers_outside_their_range_are_refused_naming_the_field(build, reason:
     assert err.value.field == reason
 
 
+def _soc_bounds(low: float, high: float) -> Battery:
+    return Battery(**{**_battery(), "min_state_of_charge": low, "max_state_of_charge": high})
+
+
 def _battery() -> dict[str, float]:
     return {"capacity": 10, "state_of_charge": 50, "max_charge_power": 5000,
             "max_discharge_power": 5000}  # fmt: skip
