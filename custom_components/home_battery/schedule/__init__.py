@@ -41,9 +41,11 @@ from .plan import Plan, PlanSlot
 from .prices import MAX_DAYS, PriceSeries, normalize_prices, read_prices
 from .solver import DEFAULT_TIME_LIMIT, SOLVER, STATUS_FEASIBLE, STATUS_OPTIMAL, load_solver, solve
 from .sources import Horizon, SourceInfo, Sources
+from .stability import DEFAULT_THRESHOLD, Decision, decide_setpoint, needs_hold, slot_at
 
 __all__ = [
     "DEFAULT_ROUND_TRIP_EFFICIENCY",
+    "DEFAULT_THRESHOLD",
     "DEFAULT_TIME_LIMIT",
     "LIMITS",
     "MAX_DAYS",
@@ -52,6 +54,7 @@ __all__ = [
     "STATUS_FEASIBLE",
     "STATUS_OPTIMAL",
     "Battery",
+    "Decision",
     "Forecast",
     "Horizon",
     "Plan",
@@ -69,11 +72,14 @@ __all__ = [
     "align_forecast",
     "build_problem",
     "compute_plan",
+    "decide_setpoint",
     "forecast_load",
     "load_solver",
+    "needs_hold",
     "normalize_prices",
     "prepare",
     "read_prices",
+    "slot_at",
     "solve",
     "split_round_trip",
 ]

@@ -99,25 +99,27 @@ def read_entries(
     limit: Limit,
     scale: float = 1.0,
     rank: int = 0,
+    epoch_times: bool = False,
 ) -> Timed:
     """Read entries into arrays; values are multiplied by their key's factor and ``scale``.
 
     Entries without a value (None) are skipped, so they become gaps; entries without an end last
-    until the next start (see :func:`infer_ends`). Raises PriceFormatError for an entry that is
+    until the next start (see :func:`infer_ends`). With ``epoch_times`` numbers are read as
+    epoch seconds (the recorder's statistics); otherwise a number is not a time. Raises PriceFormatError for an entry that is
     not readable (``bad_entry``, ``bad_time``) or a value outside ``limit`` (``out_of_range``).
     """
     columns = _columns(entries, value_keys)
     starts_raw, ends_raw, values_raw, factor = columns
     values = np.array([_number(value) for value in values_raw], dtype=np.float64)
     present = ~np.isnan(values)
-    starts = _epochs(starts_raw, zone, present)[present]
+    starts = _epochs(starts_raw, zone, present, epoch_times=epoch_times)[present]
     values = values[present] * factor * scale
     if values.size and not np.all(np.abs(values) <= max(abs(limit.low), abs(limit.high))):
         worst = float(values[np.argmax(np.abs(values))])
         raise PriceFormatError("out_of_range", f"{worst:g} is outside {limit.describe()}")
     ends = np.full(starts.size, -1, dtype=np.int64)
     if ends_raw is not None:
-        ends = _epochs(ends_raw, zone, present, optional=True)[present]
+        ends = _epochs(ends_raw, zone, present, optional=True, epoch_times=epoch_times)[present]
     missing = ends < 0
     if missing.any():
         inferred = np.array(infer_ends(starts.tolist(), default_length), dtype=np.int64)
@@ -205,7 +207,12 @@ def _number(value: object) -> float:
 
 
 def _epochs(
-    raw: Sequence[object], zone: tzinfo, present: npt.NDArray[np.bool_], *, optional: bool = False
+    raw: Sequence[object],
+    zone: tzinfo,
+    present: npt.NDArray[np.bool_],
+    *,
+    optional: bool = False,
+    epoch_times: bool = False,
 ) -> IntArray:
     """Epoch seconds (rounded to the minute) of the times whose entry is present; ``bad_time``.
 
@@ -221,6 +228,9 @@ def _epochs(
             continue
         if value is None and optional:
             out[index] = -1
+            continue
+        if epoch_times and isinstance(value, int | float) and not isinstance(value, bool):
+            out[index] = round(value / 60) * 60
             continue
         moment = parse_time(value, zone)
         if moment is None:

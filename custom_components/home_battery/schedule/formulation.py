@@ -47,10 +47,11 @@ def build_lp(problem: Problem) -> tuple[Model, Layout]:
     e_min, e_max = battery.min_energy, battery.max_energy
     net = problem.load - problem.pv
 
+    charge_min, discharge_min = _held(problem, charge_max, discharge_max)
     builder = Builder()
     layout = Layout(
-        charge=builder.add_columns(cost["charge"], zeros, charge_max),
-        discharge=builder.add_columns(cost["discharge"], zeros, discharge_max),
+        charge=builder.add_columns(cost["charge"], charge_min, charge_max),
+        discharge=builder.add_columns(cost["discharge"], discharge_min, discharge_max),
         grid_import=builder.add_columns(cost["grid_import"], zeros, import_max),
         grid_export=builder.add_columns(cost["grid_export"], zeros, export_max),
         curtailment=builder.add_columns(cost["curtailment"], zeros, curtail_max),
@@ -82,6 +83,31 @@ def build_lp(problem: Problem) -> tuple[Model, Layout]:
     builder.add_entries(energy_rows[1:], layout.energy[:-1], -1.0)
     _soft_bounds(problem, builder, layout)
     return builder.build(), layout
+
+
+def _held(
+    problem: Problem, charge_max: FloatArray, discharge_max: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Lower bounds of c and d: zero, or the held first-slot power as far as it can go.
+
+    The held power is clipped to the slot's power limits and to the energy the battery can take
+    or give in the slot, so holding it never makes the model infeasible by itself. The upper
+    bounds of that slot are lowered to the same values (in place).
+    """
+    count = problem.count
+    charge_min, discharge_min = np.zeros(count), np.zeros(count)
+    hold = problem.options.hold_power
+    if hold is None or not count:
+        return charge_min, discharge_min
+    battery = problem.battery
+    hours = problem.hours[0]
+    room = max(battery.max_energy - battery.energy, 0.0) / (battery.charge_efficiency * hours)
+    stock = max(battery.energy - battery.min_energy, 0.0) * battery.discharge_efficiency / hours
+    charge = min(max(-hold / 1000, 0.0), float(charge_max[0]), room)
+    discharge = min(max(hold / 1000, 0.0), float(discharge_max[0]), stock)
+    charge_min[0] = charge_max[0] = charge
+    discharge_min[0] = discharge_max[0] = discharge
+    return charge_min, discharge_min
 
 
 def upper_bounds(

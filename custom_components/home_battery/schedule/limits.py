@@ -57,6 +57,7 @@ LIMITS: dict[str, Limit] = {
     "max_discharge_power": _POWER,
     "max_import_power": _POWER,
     "max_export_power": _POWER,
+    "hold_power": Limit(-MAX_POWER, MAX_POWER, "W"),
     "charge_efficiency": _EFFICIENCY,
     "discharge_efficiency": _EFFICIENCY,
     "round_trip_efficiency": _EFFICIENCY,

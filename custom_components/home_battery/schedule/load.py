@@ -12,9 +12,9 @@ left out).
 Method, for each slot of the plan (local time of ``tz``, daylight-saving days included):
 
 * the same weekday and time of day in each of the last ``weeks`` weeks (lags of 7, 14, ...
-  days), and the same time of day on each of the last 7 days (lags of 1 ... 7 days), each the
-  mean power over the slot's span in the history (a lag counts if at least half of it is
-  covered);
+  days), and the same time of day on each of the last 7 days that are the same kind of day
+  (Monday-Friday or weekend), each the mean power over the slot's span in the history (a lag
+  counts if at least half of it is covered);
 * the forecast is the mean of the weekly median and the daily median, or the one that exists:
   weekly captures weekday/weekend habits, daily the recent level; medians keep a one-off (a car
   charged once) from shifting the forecast;
@@ -73,7 +73,7 @@ def forecast_load(
     step = grid.resolution * 60
     starts = grid.start_ts + step * np.arange(grid.count)
     weekly = _lagged(cumulative, starts, step, [7 * k for k in range(1, weeks + 1)], tz)
-    daily = _lagged(cumulative, starts, step, list(range(1, DAYS + 1)), tz)
+    daily = _lagged(cumulative, starts, step, list(range(1, DAYS + 1)), tz, same_kind=True)
     estimate = _blend(_median(weekly), _median(daily))
     missing = np.isnan(estimate)
     if missing.any():
@@ -94,14 +94,21 @@ def _history(history: Sequence[Mapping[str, object]], tz: tzinfo) -> Timed:
     limit = LIMITS["load_history"]
     for keys in (_POWER_KEYS, _ENERGY_KEYS):
         if keys[0][0] in first:
-            timed = read_entries(history, keys, zone=tz, default_length=3600, limit=limit)
+            timed = read_entries(
+                history, keys, zone=tz, default_length=3600, limit=limit, epoch_times=True
+            )
             if keys is _ENERGY_KEYS:  # kWh per period -> W
                 return _per_hour(timed)
             return timed
     for key in ("sum", "state"):
         if key in first:
             readings = read_entries(
-                history, ((key, 1000.0),), zone=tz, default_length=3600, limit=METER_READING
+                history,
+                ((key, 1000.0),),
+                zone=tz,
+                default_length=3600,
+                limit=METER_READING,
+                epoch_times=True,
             )
             return _differences(readings)
     raise PriceFormatError("unknown_format", "history rows need mean, change, sum or state")
@@ -149,10 +156,17 @@ def _lagged(
     step: int,
     lag_days: list[int],
     tz: tzinfo,
+    *,
+    same_kind: bool = False,
 ) -> FloatArray:
-    """Mean history power over each slot's span, ``lag`` local days earlier (lags x slots)."""
+    """Mean history power over each slot's span, ``lag`` local days earlier (lags x slots).
+
+    With ``same_kind`` a lag counts only if it falls on the same kind of day (Monday-Friday or
+    Saturday-Sunday) as the slot.
+    """
     knots, energy, covered = cumulative
     out = np.full((len(lag_days), starts.size), np.nan)
+    weekend = np.array([_is_weekend(int(s), tz) for s in starts])
     for row, days in enumerate(lag_days):
         begin = np.array([_days_before(int(s), days, tz) for s in starts], dtype=np.float64)
         finish = begin + step
@@ -160,8 +174,15 @@ def _lagged(
         seconds = np.interp(finish, knots, covered) - np.interp(begin, knots, covered)
         joules = np.interp(finish, knots, energy) - np.interp(begin, knots, energy)
         ok = seconds >= MIN_COVER * step
+        if same_kind:
+            ok &= np.array([_is_weekend(int(b), tz) for b in begin]) == weekend
         out[row, ok] = joules[ok] / seconds[ok]
     return out
+
+
+def _is_weekend(epoch: int, tz: tzinfo) -> bool:
+    """Return whether ``epoch`` falls on a Saturday or Sunday in ``tz``."""
+    return datetime.fromtimestamp(epoch, UTC).astimezone(tz).weekday() >= 5
 
 
 def _days_before(epoch: int, days: int, tz: tzinfo) -> int:

@@ -111,6 +111,9 @@ class PlanOptions:
     """Currency per kWh stored at the end; default :func:`default_terminal_value`."""
     target_state_of_charge: float | None = None
     """%, a soft floor for the state of charge at the end of the horizon."""
+    hold_power: float | None = None
+    """W (+ discharge): the first slot keeps this power (as far as the battery can), the rest is
+    planned freely; the follower's "what if I keep the slot in force" (``stability.py``)."""
 
     def __post_init__(self) -> None:
         """Reject limits and values outside their range."""
@@ -119,6 +122,7 @@ class PlanOptions:
             "max_export_power",
             "terminal_value",
             "target_state_of_charge",
+            "hold_power",
         ):
             check_optional(name, getattr(self, name))
 
