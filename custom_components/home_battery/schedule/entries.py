@@ -105,8 +105,9 @@ def read_entries(
 
     Entries without a value (None) are skipped, so they become gaps; entries without an end last
     until the next start (see :func:`infer_ends`). With ``epoch_times`` numbers are read as
-    epoch seconds (the recorder's statistics); otherwise a number is not a time. Raises PriceFormatError for an entry that is
-    not readable (``bad_entry``, ``bad_time``) or a value outside ``limit`` (``out_of_range``).
+    epoch seconds (the recorder's statistics); otherwise a number is not a time. Raises
+    PriceFormatError for an entry that is not readable (``bad_entry``, ``bad_time``) or a value
+    outside ``limit`` (``out_of_range``).
     """
     columns = _columns(entries, value_keys)
     starts_raw, ends_raw, values_raw, factor = columns

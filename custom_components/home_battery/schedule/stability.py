@@ -53,7 +53,7 @@ def slot_at(plan: Plan | None, now: datetime) -> PlanSlot | None:
 
 
 def needs_hold(in_force: Plan | None, new: Plan, now: datetime) -> float | None:
-    """The power to hold for the comparison solve, or None when no comparison is needed."""
+    """Return the power to hold for the comparison solve, or None when none is needed."""
     current, proposed = slot_at(in_force, now), slot_at(new, now)
     if current is None or proposed is None or abs(current.power - proposed.power) <= SAME_POWER:
         return None
