@@ -87,6 +87,7 @@ def _solve_exclusive(
 ) -> Result:
     """Solve, adding binaries on offending slots (to ``flagged``) until every pair is exclusive."""
     last: FloatArray | None = None
+    valid = set(range(len(layout.charge)))
     while True:
         remaining = max(mip_deadline - time.perf_counter(), MIN_RUN_TIME)
         result = run(with_binaries(model, layout, pairs, flagged), remaining)
@@ -103,7 +104,9 @@ def _solve_exclusive(
         if time.perf_counter() >= mip_deadline:
             break
         for index, found in enumerate(new):
-            flagged[index] |= found
+            # violations come in runs (a negative-price night): flag the neighbours too, which
+            # saves a further MILP round more often than it costs
+            flagged[index] |= {slot + shift for slot in found for shift in (-1, 0, 1)} & valid
     if last is None:
         if not any(flagged):
             return result  # the LP itself found nothing
