@@ -15,19 +15,33 @@ from ..devices.sonnen import SonnenConfig, SonnenDevice
 from .base import Family
 from .selectors import PASSWORD, TEXT
 
+# The type plate's serial number: the v2 API reports none, so it keeps the unique id (and the
+# device) when the battery's address changes. Optional: without it the address identifies it.
+CONF_SERIAL_NUMBER = "serial_number"
+
 
 def create_device(hass: HomeAssistant, data: Mapping[str, Any]) -> BatteryDevice:
     """Build the device on Home Assistant's shared HTTP session."""
     return SonnenDevice(
         async_get_clientsession(hass),
-        SonnenConfig(host=data[CONF_HOST], api_token=data[CONF_API_TOKEN]),
+        SonnenConfig(
+            host=data[CONF_HOST],
+            api_token=data[CONF_API_TOKEN],
+            serial_number=data.get(CONF_SERIAL_NUMBER, ""),
+        ),
     )
 
 
 FAMILY = Family(
     key="sonnen",
     title="sonnenBatterie",
-    schema=vol.Schema({vol.Required(CONF_HOST): TEXT, vol.Required(CONF_API_TOKEN): PASSWORD}),
+    schema=vol.Schema(
+        {
+            vol.Required(CONF_HOST): TEXT,
+            vol.Required(CONF_API_TOKEN): PASSWORD,
+            vol.Optional(CONF_SERIAL_NUMBER, default=""): TEXT,
+        }
+    ),
     create=create_device,
     credentials=(CONF_API_TOKEN,),
 )
