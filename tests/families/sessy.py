@@ -64,4 +64,10 @@ CASE = FamilyCase(
     # Wrong credentials start reauth and a stall needs a short timeout: tests/test_sessy.py.
     faults=(Fault.REFUSE, Fault.DROP, Fault.EXCEPTION, Fault.GARBAGE),
     make_device=make_device,
+    # Nothing ends the API strategy on the dongle (a lost network only sets the setpoint to 0):
+    # no device-side bound; a dongle left forced is released at the next start.
+    forced=lambda sim: sim.forced,
+    crash_bound=None,
+    advance=lambda sim, seconds: sim.advance(seconds),
+    invalid_writes=lambda sim: sim.invalid_writes,
 )
