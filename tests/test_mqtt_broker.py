@@ -21,7 +21,7 @@ from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
 from custom_components.home_battery.families.mqtt import CONF_COMMAND_FORMAT
 
 from .families.mqtt import entry_data, mqtt_entry, mqtt_test_tuning
-from .helpers import entity_state, poll
+from .helpers import entity_state, poll, set_number
 from .simulators.mqtt_battery import IDENTIFIER, MqttBatterySimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -102,9 +102,7 @@ async def test_release_on_stop_reaches_the_battery(
 ) -> None:
     """Stopping Home Assistant: the auto command still goes out through the broker."""
     await _set_up(hass, sim)
-    await hass.services.async_call(
-        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: 1000}, blocking=True
-    )
+    await set_number(hass, SETPOINT, 1000)
     await _until(lambda: sim.mode == "manual" and sim.commanded_w == 1000)
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
@@ -142,9 +140,7 @@ async def test_setpoint_refreshed_and_expires_after_a_crash(
 ) -> None:
     """The contract: repeated every 30 s while active; 120 s after the last one, auto again."""
     await _set_up(hass, sim)
-    await hass.services.async_call(
-        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: 1000}, blocking=True
-    )
+    await set_number(hass, SETPOINT, 1000)
     await _until(lambda: sim.forced and sim.commanded_w == 1000)
     await poll(hass, 31)  # the refresh interval: the same command again
     await _until(lambda: len(sim.commands) == 2)
@@ -169,9 +165,7 @@ async def test_ignored_command_is_not_forced(
     """A command the bridge missed: the battery stays in its own mode (nothing forced)."""
     await _set_up(hass, sim)
     sim.fail_write(0)
-    await hass.services.async_call(
-        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: 1000}, blocking=True
-    )
+    await set_number(hass, SETPOINT, 1000)
     await _until(lambda: len(sim.commands) == 1)
     assert not sim.forced
     assert sim.invalid_writes == 0
