@@ -26,10 +26,19 @@ def create_device(hass: HomeAssistant, data: Mapping[str, Any]) -> BatteryDevice
         async_get_clientsession(hass),
         SonnenConfig(
             host=data[CONF_HOST],
-            api_token=data[CONF_API_TOKEN],
+            api_token=str(data[CONF_API_TOKEN]).strip(),
             serial_number=data.get(CONF_SERIAL_NUMBER, ""),
         ),
     )
+
+
+def validate(data: Mapping[str, Any]) -> dict[str, str]:
+    """Refuse a token no HTTP header can carry (a line break inside it, control characters).
+
+    Surrounding white space (a pasted line break) is dropped, not refused.
+    """
+    token = str(data.get(CONF_API_TOKEN, "")).strip()
+    return {} if token.isprintable() and token else {CONF_API_TOKEN: "invalid_characters"}
 
 
 FAMILY = Family(
@@ -43,5 +52,7 @@ FAMILY = Family(
         }
     ),
     create=create_device,
+    host_with_port=True,
     credentials=(CONF_API_TOKEN,),
+    validate=validate,
 )
