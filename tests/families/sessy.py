@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import aiohttp
@@ -67,7 +68,7 @@ CASE = FamilyCase(
     # Nothing ends the API strategy on the dongle (a lost network only sets the setpoint to 0):
     # no device-side bound; a dongle left forced is released at the next start.
     forced=lambda sim: sim.forced,
-    crash_bound=None,
+    crash_bound=math.inf,  # no device-side bound: see the device module docstring
     advance=lambda sim, seconds: sim.advance(seconds),
     invalid_writes=lambda sim: sim.invalid_writes,
 )

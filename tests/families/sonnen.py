@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import aiohttp
@@ -73,7 +74,7 @@ CASE = FamilyCase(
     # Manual mode is kept until a new value arrives (sonnen's API doc): no device-side bound;
     # a battery left forced is released at the next start (tests/test_sonnen.py).
     forced=lambda sim: sim.forced,
-    crash_bound=None,
+    crash_bound=math.inf,  # no device-side bound: see the device module docstring
     advance=lambda sim, seconds: sim.advance(seconds),
     invalid_writes=lambda sim: sim.invalid_writes,
 )
