@@ -90,8 +90,8 @@ def header_value(field: str, value: str) -> str:
 
 def basic_auth(username: str, password: str) -> aiohttp.BasicAuth:
     """Return Basic-auth credentials, or `InvalidConfigError` for ones HTTP cannot carry."""
-    login = username.strip()
-    if not login or ":" in login or _has_control_characters(login):
+    login = username
+    if not login.strip() or ":" in login or _has_control_characters(login):
         raise InvalidConfigError("username", "the user name is empty or holds a ':'")
     if _has_control_characters(password):
         raise InvalidConfigError("password", "the password holds control characters")

@@ -121,7 +121,7 @@ class SessyDevice(BatteryDevice):
         self.http = JsonHttpClient(
             session,
             config.host,
-            credentials=(config.username.strip().upper(), config.password.strip()),
+            credentials=(config.username.upper(), config.password),
             timeout=config.timeout,
             close_session=close_session,
         )
