@@ -11,6 +11,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import voluptuous as vol
 
 from ..devices.base import BatteryDevice
+from ..devices.http import header_value
+from ..devices.model import InvalidConfigError
 from ..devices.sonnen import SonnenConfig, SonnenDevice
 from .base import Family
 from .selectors import PASSWORD, TEXT
@@ -35,10 +37,14 @@ def create_device(hass: HomeAssistant, data: Mapping[str, Any]) -> BatteryDevice
 def validate(data: Mapping[str, Any]) -> dict[str, str]:
     """Refuse a token no HTTP header can carry (a line break inside it, control characters).
 
-    Surrounding white space (a pasted line break) is dropped, not refused.
+    Surrounding white space (a pasted line break) is dropped, not refused: the same check the
+    device's client makes (`devices.http.header_value`).
     """
-    token = str(data.get(CONF_API_TOKEN, "")).strip()
-    return {} if token.isprintable() and token else {CONF_API_TOKEN: "invalid_characters"}
+    try:
+        header_value(CONF_API_TOKEN, str(data.get(CONF_API_TOKEN, "")))
+    except InvalidConfigError:
+        return {CONF_API_TOKEN: "invalid_characters"}
+    return {}
 
 
 FAMILY = Family(
