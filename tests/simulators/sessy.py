@@ -9,7 +9,7 @@ network connection is lost, set setpoint will be set to 0" (`lose_network`): not
 the API strategy. The state of charge (a fraction on the wire) follows the power.
 
 Firmware variants: `old_firmware` answers like the older dongle in gruijter/nl.sessy's captures
-(state of charge an integer fraction, no pack_voltage, no inverter_current_ma, no settings
+(state of charge 1 when full, an integer; no pack_voltage, no inverter_current_ma, no settings
 endpoint: 404). `read_back_lag` keeps the old `power_setpoint` for that many status reads after a
 setpoint, as a dongle that updates it a moment later. Values are written here by hand,
 independently of the client: pack voltage in mV, frequency in mHz.
@@ -144,8 +144,9 @@ class SessySimulator(PeerSimulator):
             "external_power": 0,
             "pack_voltage": 51800,
         }
-        if self.old_firmware:  # gruijter/nl.sessy's "Discover response": an int, fewer fields
-            sessy["state_of_charge"] = int(self.soc)
+        if self.old_firmware:  # gruijter/nl.sessy's "Discover response": 1 for full, fewer fields
+            soc = round(self.soc, 3)
+            sessy["state_of_charge"] = int(soc) if soc == int(soc) else soc
             del sessy["pack_voltage"], sessy["inverter_current_ma"]
         sessy |= self.overrides
         phase1 = {
