@@ -144,7 +144,7 @@ def extract(payload: bytes, path: str) -> float | None:
     path is set, not a number) and for a value that is not a finite number.
     """
     try:
-        text = payload.decode("utf-8").strip()
+        text = payload.decode("utf-8-sig").strip()  # -sig: a byte-order mark some tools write
     except UnicodeDecodeError as err:
         raise PayloadError("not UTF-8 text") from err
     if not path:
