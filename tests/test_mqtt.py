@@ -377,13 +377,13 @@ async def _set_setpoint(hass: HomeAssistant, watts: float) -> None:
     [
         (
             "discharge_positive",
-            '{"power": -2000, "mode": "manual"}',
-            '{"power": 1500, "mode": "manual"}',
+            '{"power": -2000, "mode": "manual", "expires_in": 120}',
+            '{"power": 1500, "mode": "manual", "expires_in": 120}',
         ),
         (
             "charge_positive",
-            '{"power": 2000, "mode": "manual"}',
-            '{"power": -1500, "mode": "manual"}',
+            '{"power": 2000, "mode": "manual", "expires_in": 120}',
+            '{"power": -1500, "mode": "manual", "expires_in": 120}',
         ),
     ],
 )
