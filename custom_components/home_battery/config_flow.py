@@ -18,6 +18,7 @@ from .const import (
     CONF_HEAVY_LOAD_MINUTES,
     CONF_HEAVY_LOAD_POWER,
     CONF_LOAD_FORECAST_ENTITY,
+    CONF_LOAD_HISTORY_ENTITY,
     CONF_LOW_STATE_OF_CHARGE,
     CONF_MAX_CHARGE_POWER,
     CONF_MAX_DISCHARGE_POWER,
@@ -26,6 +27,7 @@ from .const import (
     CONF_ROUND_TRIP_EFFICIENCY,
     CONF_SCAN_INTERVAL,
     CONF_SELL_PRICE_ENTITY,
+    CONF_STABILITY_THRESHOLD,
     DEFAULT_CAPACITY,
     DEFAULT_HEAVY_LOAD_MINUTES,
     DEFAULT_HEAVY_LOAD_POWER,
@@ -33,6 +35,7 @@ from .const import (
     DEFAULT_MAX_POWER,
     DEFAULT_ROUND_TRIP_EFFICIENCY,
     DEFAULT_SCAN_INTERVAL,
+    DEFAULT_STABILITY_THRESHOLD,
     DOMAIN,
     LOGGER,
 )
@@ -295,6 +298,10 @@ def _options_schema() -> vol.Schema:
                 CONF_HEAVY_LOAD_MINUTES, description={"suggested_value": DEFAULT_HEAVY_LOAD_MINUTES}
             ): number(0, 1440, step=1, unit="min"),
             **_PLANNING_SOURCES,
+            vol.Optional(
+                CONF_STABILITY_THRESHOLD,
+                description={"suggested_value": DEFAULT_STABILITY_THRESHOLD},
+            ): number(0, 50, step=0.5, unit="%"),
         }
     )
 
@@ -307,6 +314,7 @@ _PLANNING_SOURCES: dict[vol.Marker, selector.EntitySelector] = {
         CONF_SELL_PRICE_ENTITY,
         CONF_PV_FORECAST_ENTITY,
         CONF_LOAD_FORECAST_ENTITY,
+        CONF_LOAD_HISTORY_ENTITY,
     )
 }
 
