@@ -31,6 +31,7 @@ PORT = int(os.environ.get("HOME_BATTERY_DEMO_PORT", "8123"))
 URL = f"http://127.0.0.1:{PORT}"
 USER, PASSWORD = "demo", "demo1234"
 CLIENT_ID = f"{URL}/"
+PORTS_FILE = ".demo-ports.json"  # in the config folder: the simulators' ports, kept across runs
 
 
 def _write_entries(config_dir: Path, sims: dict[str, Any]) -> None:
@@ -46,7 +47,10 @@ def _write_entries(config_dir: Path, sims: dict[str, Any]) -> None:
     entries = [
         e
         for e in stored["data"].get("entries", [])
-        if e["domain"] != "home_battery" and e["entry_id"] not in {s["entry_id"] for s in supports}
+        if e["domain"] != "home_battery"
+        and e["entry_id"] not in {s["entry_id"] for s in supports}
+        # What onboarding added in demos of earlier versions (see _skip_onboarding_integrations).
+        and e.get("source") != "onboarding"
     ]
     now = datetime.now(UTC).isoformat()
     entries += [{**s, "created_at": now, "modified_at": now} for s in supports]
@@ -136,6 +140,23 @@ def _animate(sims: dict[str, Any], seconds: float) -> None:
             inverter.load_w = 500 + 700 * (1 + math.sin(2 * phase)) / 2
 
 
+def _skip_onboarding_integrations(config_dir: Path) -> None:
+    """Mark onboarding's core-config and analytics steps done before Home Assistant starts.
+
+    Finishing the core-config step makes Home Assistant add Google Translate (text to speech,
+    which needs ffmpeg), Met.no, Radio Browser and the shopping list, installing their
+    requirements at run time (that upgraded pycares and broke host name lookups) and logging
+    tracebacks for what the machine lacks. The demo's configuration.yaml sets the location and
+    units itself; the user step (the demo user) and the integration step are done by `_onboard`.
+    """
+    path = config_dir / ".storage" / "onboarding"
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored = {"version": 4, "minor_version": 1, "key": "onboarding"}
+    path.write_text(json.dumps({**stored, "data": {"done": ["core_config", "analytics"]}}))
+
+
 async def _onboard() -> None:
     """Create the demo user and finish onboarding, unless it was done before."""
     async with aiohttp.ClientSession() as session:
@@ -168,23 +189,61 @@ async def _onboard() -> None:
         ) as response:
             token = (await response.json())["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
+        done = {step["step"] for step in steps if step["done"]}
         for step, body in (
             ("core_config", {}),
             ("analytics", {}),
             ("integration", {"client_id": CLIENT_ID, "redirect_uri": CLIENT_ID}),
         ):
-            async with session.post(f"{URL}/api/onboarding/{step}", json=body, headers=headers):
-                pass
+            if step not in done:
+                async with session.post(f"{URL}/api/onboarding/{step}", json=body, headers=headers):
+                    pass
     print(f"Onboarding done: log in at {URL} as {USER} / {PASSWORD}")
+
+
+def _port_holder(sim: Any) -> Any | None:
+    """Return the object whose `port` the simulator listens on (0 before start: any free one)."""
+    for holder in (getattr(sim, "peer", None), sim):
+        if holder is not None and isinstance(vars(holder).get("port"), int):
+            return holder
+    return None
+
+
+async def _start_simulators(config_dir: Path) -> dict[str, Any]:
+    """Start every family's simulator, each on the port it had in the demo's last run.
+
+    A device without a serial number is identified by its address (Plasmatronics: the serial
+    server's URL), so a new port would be a new device in Home Assistant at every restart.
+    """
+    path = config_dir / PORTS_FILE
+    ports: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
+    sims: dict[str, Any] = {}
+    for case in CASES:
+        sim = case.make_simulator()
+        holder = _port_holder(sim)
+        if holder is not None:
+            holder.port = ports.get(case.key, 0)
+        try:
+            await sim.start()
+        except OSError:
+            if holder is None or not holder.port:
+                raise
+            print(f"{case.key}: port {holder.port} is taken, the simulator takes another one")
+            holder.port = 0
+            await sim.start()
+        sims[case.key] = sim
+        if holder is not None:
+            ports[case.key] = holder.port
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(ports, indent=2))
+    return sims
 
 
 async def main(config_dir: Path) -> int:
     """Start the simulators, configure them, run Home Assistant until it exits."""
-    sims: dict[str, Any] = {}
-    for case in CASES:
-        sims[case.key] = case.make_simulator()
-        await sims[case.key].start()
+    sims = await _start_simulators(config_dir)
     _write_entries(config_dir, sims)
+    _skip_onboarding_integrations(config_dir)
     demo_dashboard.link_repository_files(config_dir)
     print(
         "Simulators:", ", ".join(f"{k} on port {getattr(s, 'port', '-')}" for k, s in sims.items())

@@ -176,7 +176,10 @@ def _house(hour: float, day: int) -> tuple[float, float]:
 
 
 def weekly_statistics(now: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Hourly statistics of a self-consumption battery for the 7 days before `now`'s hour."""
+    """Hourly statistics of a self-consumption battery for the 7 days before `now`'s hour.
+
+    The energy counters' sums end at 0 in the last hour (see below); their states climb from 0.
+    """
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     soc, charged, discharged = 50.0, 0.0, 0.0
     series: dict[str, list[dict[str, Any]]] = {}
@@ -216,8 +219,16 @@ def weekly_statistics(now: datetime) -> dict[str, list[dict[str, Any]]]:
             min=round(min(soc, soc_before), 2),
             max=round(max(soc, soc_before), 2),
         )
-        add("energy_charged", start=iso, state=round(charged, 3), sum=round(charged, 3))
-        add("energy_discharged", start=iso, state=round(discharged, 3), sum=round(discharged, 3))
+        add("energy_charged", start=iso, state=round(charged, 3), sum=charged)
+        add("energy_discharged", start=iso, state=round(discharged, 3), sum=discharged)
+    # Home Assistant compiles a counter's first live statistics from its 5-minute statistics,
+    # which an import does not write: the live `sum` starts again at 0 (the recorder's "zero
+    # point"). The imported sums end at 0 in the hour before the demo started, so the first live
+    # hour continues them (its change is what the battery did since) instead of falling by the
+    # week's total. Charts and the energy dashboard use the change of `sum`, never its level.
+    for key, total in (("energy_charged", charged), ("energy_discharged", discharged)):
+        for row in series[key]:
+            row["sum"] = round(row["sum"] - total, 3)
     return series
 
 
