@@ -124,7 +124,8 @@ def _animate(sims: dict[str, Any], seconds: float) -> None:
         pli.battery_volts = 48 + 6 * pli.soc / 100 + 0.05 * (pli.solar_amps - pli.load_amps)
     if (bms := getattr(sims.get("pylontech_can"), "bms", None)) is not None:
         bms.current = round(40 * math.sin(phase) - 8, 1)  # on the wire: + charging
-        bms.state_of_charge = round(50 - 40 * math.cos(phase))
+        # 20 … 90 %: never at the low state-of-charge alarm's default threshold (10 %).
+        bms.state_of_charge = round(55 - 35 * math.cos(phase))
         bms.voltage = round(49 + 5 * bms.state_of_charge / 100 + 0.02 * bms.current, 2)
     for key in ("deye", "deye_solarman"):
         if (deye := sims.get(key)) is not None:
