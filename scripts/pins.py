@@ -4,6 +4,8 @@
 `python scripts/pins.py freeze FILE`: writes every installed distribution as `name==version`.
 `python scripts/pins.py drift FILE`: prints `name==version` (as FILE recorded it) for every
 distribution whose version changed or that is gone, and exits 1 when there is one.
+`python scripts/pins.py overrides FILE OUT`: writes FILE's pins less the packages Home Assistant
+constrains itself (its package_constraints.txt), for uv's UV_OVERRIDE.
 
 Why: Home Assistant installs an integration's requirements at run time (`uv pip install
 --upgrade`), which moves packages the environment pinned (it took pycares past `<5`, and aiodns
@@ -15,6 +17,7 @@ move what is there.
 from __future__ import annotations
 
 from importlib.metadata import distributions
+import importlib.util
 import json
 from pathlib import Path
 import re
@@ -53,6 +56,26 @@ def drift(recorded_file: Path) -> list[str]:
     return changed
 
 
+def overrides(recorded_file: Path) -> list[str]:
+    """Return the recorded pins of packages Home Assistant's own constraints leave free.
+
+    Home Assistant installs with `--constraint package_constraints.txt`; an override of a package
+    it constrains to another version (async-timeout: 5.0.1 installed, 4.0.3 constrained) makes
+    every install fail, so those stay Home Assistant's to choose.
+    """
+    spec = importlib.util.find_spec("homeassistant")
+    if spec is None or spec.origin is None:
+        return recorded_file.read_text().splitlines()
+    constraints = Path(spec.origin).parent / "package_constraints.txt"
+    constrained = {
+        _name(match.group(0))
+        for line in constraints.read_text().splitlines()
+        if (match := re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line.strip()))
+    }
+    lines = recorded_file.read_text().splitlines()
+    return [line for line in lines if line.partition("==")[0] not in constrained]
+
+
 def main(argv: list[str]) -> int:
     """Run one command (see the module's docstring)."""
     match argv:
@@ -61,6 +84,8 @@ def main(argv: list[str]) -> int:
         case ["freeze", path]:
             lines = [f"{name}=={version}" for name, version in sorted(installed().items())]
             Path(path).write_text("\n".join(lines) + "\n")
+        case ["overrides", path, out]:
+            Path(out).write_text("\n".join(overrides(Path(path))) + "\n")
         case ["drift", path]:
             changed = drift(Path(path))
             print("\n".join(changed))
