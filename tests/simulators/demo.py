@@ -308,7 +308,9 @@ async def main(config_dir: Path) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, hass.terminate)
     onboarding = loop.create_task(_onboard(onboarded))
-    dashboard = loop.create_task(demo_dashboard.feed(onboarding, URL, CLIENT_ID, USER, PASSWORD))
+    dashboard = loop.create_task(
+        demo_dashboard.feed(onboarding, config_dir, URL, CLIENT_ID, USER, PASSWORD)
+    )
     started = saved = loop.time()
     while hass.returncode is None:
         _animate(sims, loop.time() - started)
