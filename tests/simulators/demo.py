@@ -69,6 +69,10 @@ def _write_entries(config_dir: Path, sims: dict[str, Any]) -> None:
     ]
     now = datetime.now(UTC).isoformat()
     entries += [{**s, "created_at": now, "modified_at": now} for s in supports]
+    if not any(e["domain"] == "backup" for e in entries):
+        # Home Assistant's backup integration adds its entry at a first start through a discovery
+        # flow, and the "New devices discovered" notification outlives that flow: bring it along.
+        entries.append({**BACKUP_ENTRY, "created_at": now, "modified_at": now})
     for case in CASES:
         entries.append(
             {
@@ -92,6 +96,24 @@ def _write_entries(config_dir: Path, sims: dict[str, Any]) -> None:
         )
     stored["data"]["entries"] = entries
     path.write_text(json.dumps(stored, indent=2))
+
+
+BACKUP_ENTRY: dict[str, Any] = {
+    "data": {},
+    "discovery_keys": {},
+    "disabled_by": None,
+    "domain": "backup",
+    "entry_id": "DEMOSYSTEMBACKUP0000000000",
+    "minor_version": 1,
+    "options": {},
+    "pref_disable_new_entities": False,
+    "pref_disable_polling": False,
+    "source": "system",
+    "subentries": [],
+    "title": "Backup",
+    "unique_id": None,
+    "version": 1,
+}
 
 
 def _support_entries(sims: dict[str, Any]) -> list[dict[str, Any]]:
