@@ -26,7 +26,7 @@ from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.devices.pli import ERROR_MESSAGES, Command, PliLink
 
 from .families.plasmatronics import entry_data
-from .helpers import entity_state, poll
+from .helpers import battery_device, entity_state, poll
 from .simulators.faults import Fault
 from .simulators.pli import REAL_PL80, PliSimulator
 
@@ -84,7 +84,7 @@ async def test_pty_end_to_end(
         assert entry.unique_id == "PL60-sw200-48V-prog1-400Ah"  # its settings, not the port
         assert float(entity_state(hass, SOC)) == 78
         assert float(entity_state(hass, POWER)) == pytest.approx(-1257.6)
-        device = device_registry.async_get_device(identifiers={(DOMAIN, sim.regulator_id)})
+        device = battery_device(hass, sim.regulator_id)
         assert device is not None
         assert (device.manufacturer, device.model, device.sw_version) == (
             "Plasmatronics",
@@ -196,7 +196,7 @@ async def test_model_scaling(
             3 * battery_volts
         )
         assert float(entity_state(hass, POWER)) == pytest.approx(-9 * battery_volts)
-        device = device_registry.async_get_device(identifiers={(DOMAIN, sim.regulator_id)})
+        device = battery_device(hass, sim.regulator_id)
         assert device is not None
         assert (device.model, device.sw_version) == (model, version)
     finally:

@@ -31,7 +31,7 @@ from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.families.pylontech_can import CONF_SILENCE_TIMEOUT
 
 from .families.pylontech_can import CASE, PERIOD, V1_3_CASE, entry_data
-from .helpers import entity_state, poll
+from .helpers import battery_device, entity_state, poll
 from .simulators.faults import Fault
 from .simulators.pylontech_can import PylontechCanSimulator
 
@@ -120,7 +120,7 @@ async def test_device_identity(
 ) -> None:
     """The manufacturer comes from 0x35E; the interface and channel identify the battery."""
     await _set_up(hass, entry)
-    device = device_registry.async_get_device(identifiers={(DOMAIN, f"slcan:{sim.link}")})
+    device = battery_device(hass, f"slcan:{sim.link}")
     assert device is not None
     assert device.manufacturer == "Pylontech"
     assert device.model == "LV battery (Pylontech CAN protocol)"

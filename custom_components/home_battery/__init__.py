@@ -8,6 +8,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .alarms import AlarmMonitor
+from .compat import OPTIONS_FLOW_RELOADS
 from .const import CONF_FAMILY, DOMAIN
 from .control import async_remove_control_record
 from .coordinator import HomeBatteryCoordinator
@@ -69,7 +70,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) 
         await device.close()
 
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _release_on_stop))
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    if not OPTIONS_FLOW_RELOADS:  # newer Home Assistant reloads after the options flow itself
+        entry.async_on_unload(entry.add_update_listener(_async_reload))
     # Stopped before the coordinator's shutdown (registered earlier, run later) releases control.
     entry.async_on_unload(follower.async_stop)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

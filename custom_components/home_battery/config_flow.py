@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import voluptuous as vol
 
+from .compat import OptionsFlowBase
 from .const import (
     CONF_CAPACITY,
     CONF_FAMILY,
@@ -319,7 +320,7 @@ _PLANNING_SOURCES: dict[vol.Marker, selector.EntitySelector] = {
 }
 
 
-class HomeBatteryOptionsFlow(OptionsFlow):
+class HomeBatteryOptionsFlow(OptionsFlowBase):
     """Polling interval and the battery parameters planning uses."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

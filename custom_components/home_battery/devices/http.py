@@ -24,6 +24,7 @@ whitespace.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Mapping
 import json
 import math
@@ -88,8 +89,12 @@ def header_value(field: str, value: str) -> str:
     return text
 
 
-def basic_auth(username: str, password: str) -> aiohttp.BasicAuth:
-    """Return Basic-auth credentials, or `InvalidConfigError` for ones HTTP cannot carry."""
+def basic_auth(username: str, password: str) -> str:
+    """Return the `Authorization` header of Basic auth (RFC 7617).
+
+    Credentials HTTP cannot carry raise `InvalidConfigError`. Built here rather than with
+    aiohttp's `BasicAuth`, which newer aiohttp deprecates.
+    """
     login = username
     if not login.strip() or ":" in login or _has_control_characters(login):
         raise InvalidConfigError("username", "the user name is empty or holds a ':'")
@@ -101,7 +106,8 @@ def basic_auth(username: str, password: str) -> aiohttp.BasicAuth:
         except UnicodeEncodeError as err:
             message = f"the {field} holds characters outside Latin-1"
             raise InvalidConfigError(field, message) from err
-    return aiohttp.BasicAuth(login, password)
+    token = base64.b64encode(f"{login}:{password}".encode("latin-1")).decode("ascii")
+    return f"Basic {token}"
 
 
 class JsonHttpClient:
@@ -130,7 +136,6 @@ class JsonHttpClient:
         """
         self.session = session
         self.headers: dict[str, str] = {}
-        self.auth: aiohttp.BasicAuth | None = None
         self.base_url = URL("http://invalid")
         self.config_error: InvalidConfigError | None = None
         try:
@@ -139,7 +144,7 @@ class JsonHttpClient:
                 name, token = token_header
                 self.headers[name] = header_value("api_token", token)
             if credentials is not None:
-                self.auth = basic_auth(*credentials)
+                self.headers["Authorization"] = basic_auth(*credentials)
         except InvalidConfigError as err:
             self.config_error = err
         self.permission_reasons = dict(permission_reasons or {})
@@ -160,7 +165,6 @@ class JsonHttpClient:
                 url,
                 json=body,
                 headers=self.headers,
-                auth=self.auth,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 allow_redirects=False,
             ) as response:
