@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .alarms import AlarmMonitor
@@ -16,6 +16,7 @@ from .data import HomeBatteryConfigEntry, HomeBatteryData
 from .families import FAMILIES
 from .frontend import async_register_frontend
 from .planning.follower import ScheduleFollower
+from .registry import async_register_battery
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -47,16 +48,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) 
         # or CAN bus read by two listeners splits the data between them).
         await device.close()
         raise
-    identity = coordinator.identity
-    registered = dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, identity.serial_number)},
-        manufacturer=identity.manufacturer,
-        model=identity.model,
-        serial_number=identity.serial_number,
-        sw_version=identity.sw_version,
-        name=entry.title,
-    )
+    registered = async_register_battery(hass, entry, coordinator.identity)
     follower = ScheduleFollower(coordinator)
     alarms = AlarmMonitor(hass, coordinator, registered.id)
     entry.runtime_data = HomeBatteryData(coordinator=coordinator, follower=follower, alarms=alarms)

@@ -50,6 +50,7 @@ from .devices.model import (
     DeviceIdentity,
     DeviceRejectedError,
     DeviceSilentError,
+    InvalidConfigError,
     UnsupportedError,
 )
 from .families import FAMILIES, Family
@@ -77,6 +78,12 @@ async def _probe(
         return None, {"base": "invalid_auth"}, {}
     except DeviceRejectedError as err:
         return None, {"base": "invalid_unit_id"}, {"unit_id": str(err.unit_id)}
+    except InvalidConfigError as err:  # a setting no request can carry; nothing was sent
+        return (
+            None,
+            {err.field: "invalid_host" if err.field == CONF_HOST else "invalid_characters"},
+            {},
+        )
     except DeviceSilentError:
         return None, {"base": "no_data"}, {}
     except DeviceConnectionError:
