@@ -16,9 +16,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.home_battery.const import DOMAIN
-
-from .helpers import entity_state, poll
+from .helpers import battery_device, entity_state, poll
 from .simulators.faults import Fault
 from .simulators.victron import SERIAL, SYSTEM, VictronSimulator
 
@@ -46,7 +44,7 @@ async def test_device_and_unique_ids(
     entity_registry: er.EntityRegistry,
 ) -> None:
     """One device per GX, identified by its serial; entity unique ids end in the model key."""
-    device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
+    device = battery_device(hass, SERIAL)
     assert device is not None
     assert device.manufacturer == "Victron Energy"
     assert device.serial_number == SERIAL
