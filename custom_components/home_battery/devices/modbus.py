@@ -412,14 +412,16 @@ class RegisterDevice:
         )
 
     async def probe(self) -> None:
-        """Read every planned block once; find and leave out what the device refused.
+        """Read each planned block once, and leave out what the device refused.
 
-        A refused block is read again part by part (each group or optional register alone):
-        an optional part the device refuses is left out of the poll, a required one fails the
-        probe. When every part answers on its own, the block spanned an address the device does
-        not serve, and is split there. The caller holds the transport's lock.
+        The optional registers read on demand only are probed too. A refused block is read again
+        part by part (each group or optional register alone): an optional part the device
+        refuses is left out of the poll, a required one fails the probe. When every part answers
+        on its own, the block spanned an address the device does not serve, and is split there.
+        The caller holds the transport's lock.
         """
-        for block in self.blocks:
+        on_demand = self._plan(r for r in self.registers.values() if r.optional and not r.poll)
+        for block in (*self.blocks, *on_demand):
             try:
                 await self._read(block)
             except DeviceRejectedError as err:
