@@ -60,4 +60,10 @@ CASE = FamilyCase(
     commanded_power=lambda sim: sim.battery_power() if sim.override_active else None,
     released=lambda sim: sim.grid_setpoint == sim.system.get_i16(2700),
     modbus=True,
+    forced=lambda sim: sim.forced(),
+    # No documented expiry of the volatile override 2716 (devices/victron.py): a crashed Home
+    # Assistant leaves it until the GX reboots or Home Assistant starts again.
+    crash_bound=None,
+    advance=lambda sim, seconds: sim.advance(seconds),
+    invalid_writes=lambda sim: sum(b.invalid_writes for b in (sim.system, sim.vebus, sim.battery)),
 )
