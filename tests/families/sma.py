@@ -7,6 +7,7 @@ from typing import Any
 from homeassistant.const import CONF_HOST, CONF_PORT
 
 from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.devices.sma import FALLBACK_TIMEOUT
 from custom_components.home_battery.families.sma import CONF_UNIT_ID
 
 from ..simulators.sma import SERIAL, UNIT_ID, SmaSimulator
@@ -46,4 +47,9 @@ CASE = FamilyCase(
     commanded_power=lambda sim: sim.commanded_power(),
     released=lambda sim: not sim.control_active,
     modbus=True,
+    forced=lambda sim: sim.forced(),
+    # The fallback timeout control sets in 41195 (devices/sma.py): the setpoint lapses after it.
+    crash_bound=FALLBACK_TIMEOUT,
+    advance=lambda sim, seconds: sim.advance(seconds),
+    invalid_writes=lambda sim: sim.bank.invalid_writes,
 )

@@ -30,8 +30,8 @@ from .modbus_server import ILLEGAL_ADDRESS, ModbusError, ModbusPeer, RegisterBan
 SYSTEM = 100
 SERIAL = "c0619ab1c2d3"
 VENUS_3_66 = 0x0366  # 834: "render in hexadecimal" (VIC366 @834)
-DYNAMIC_ESS_OVERRIDE = 0
-MULTI_RATING_W = 8000  # what the inverter/charger can do when ESS sets no limit  # the grid setpoint Dynamic ESS drives while active in this model
+DYNAMIC_ESS_OVERRIDE = 0  # the grid setpoint Dynamic ESS drives while active in this model
+MULTI_RATING_W = 8000  # what the inverter/charger can do when ESS sets no limit
 
 # Mapped system-unit ranges (first, count) per VIC366; 2716-2718 only on Venus 3.50+.
 _SYSTEM_MAPPED = ((800, 27), (830, 6), (840, 7), (850, 2), (855, 1), (860, 1), (865, 2))

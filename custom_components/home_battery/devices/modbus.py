@@ -82,6 +82,7 @@ class Register:
     nan: frozenset[int] = frozenset()
     options: Mapping[int, str] | None = None
     poll: bool = True  # False: read on demand only (identity, control read-back)
+    write_only: bool = False  # never read (the device refuses to)
     optional: bool = False  # a model may lack it: probed once at setup, then left out if refused
     group: str | None = None  # optional registers a model has or lacks together (probed as one)
 
@@ -414,13 +415,13 @@ class RegisterDevice:
     async def probe(self) -> None:
         """Read each planned block once, and leave out what the device refused.
 
-        The optional registers read on demand only are probed too. A refused block is read again
+        The registers read on demand only are probed too. A refused block is read again
         part by part (each group or optional register alone): an optional part the device
         refuses is left out of the poll, a required one fails the probe. When every part answers
         on its own, the block spanned an address the device does not serve, and is split there.
         The caller holds the transport's lock.
         """
-        on_demand = self._plan(r for r in self.registers.values() if r.optional and not r.poll)
+        on_demand = self._plan(r for r in self.registers.values() if not (r.poll or r.write_only))
         for block in (*self.blocks, *on_demand):
             try:
                 await self._read(block)
