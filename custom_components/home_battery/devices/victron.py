@@ -67,6 +67,7 @@ ESS_EXTERNAL_CONTROL = 3  # 2902: 3 = "Disabled/External Control" (VIC366 @2902)
 KEEP_BATTERIES_CHARGED = 9  # 2900 (VIC366 @2900)
 DYNAMIC_ESS_ACTIVE = 1  # 5400: 0 = Off, 1 = Active (VIC366 @5400)
 ILLEGAL_ADDRESS = 2  # also a write refused by the GX's "read-only" Modbus setting (MBTCP)
+READ_ONLY = "victron_modbus_read_only"  # the permission error's reason
 
 _VEBUS_ALARM = {0: "ok", 1: "warning", 2: "alarm"}  # VIC366 @34-36
 _BATTERY_ALARM = {0: "ok", 2: "alarm"}  # VIC366 @268-274: 0 = No alarm, 2 = Alarm
@@ -377,7 +378,7 @@ class VictronDevice(BatteryDevice):
             if err.code == ILLEGAL_ADDRESS:  # 2716 reads: only writes are refused
                 raise DevicePermissionError(
                     "the GX refuses writes: its Modbus TCP server is set to read-only",
-                    reason="victron_modbus_read_only",
+                    reason=READ_ONLY,
                     unit_id=err.unit_id,
                     code=err.code,
                 ) from err
