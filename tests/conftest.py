@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+from typing import Any
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
@@ -21,6 +22,7 @@ from custom_components.home_battery.const import (
     DOMAIN,
 )
 
+from .families import FamilyCase, Simulator, family_simulator
 from .families.victron import entry_data as victron_entry_data
 from .simulators.victron import SERIAL as VICTRON_SERIAL, VictronSimulator
 
@@ -77,3 +79,45 @@ async def victron(hass: HomeAssistant, victron_entry: MockConfigEntry) -> MockCo
     assert await hass.config_entries.async_setup(victron_entry.entry_id)
     await hass.async_block_till_done()
     return victron_entry
+
+
+# --- one family of tests/families, for tests parametrised over families -----------------------
+
+
+@pytest.fixture
+def case(request: pytest.FixtureRequest) -> FamilyCase:
+    """The family a test is parametrised with (`indirect=True`)."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def sim(
+    hass: HomeAssistant, case: FamilyCase, socket_enabled: None, mock_hass_config: None
+) -> AsyncGenerator[Any]:
+    """The family's simulator, started on loopback, and the integrations the family needs.
+
+    `mock_hass_config`: an empty configuration.yaml, which integrations such as MQTT read.
+    """
+    async with family_simulator(hass, case) as simulator:
+        yield simulator
+
+
+def _family_entry(case: FamilyCase, sim: Simulator) -> MockConfigEntry:
+    """Return a config entry for the family's started simulator (not yet added)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=case.title,
+        data=case.entry_data(sim),
+        options=case.options,
+        unique_id=case.unique_id(sim),
+    )
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, case: FamilyCase, sim: Simulator) -> MockConfigEntry:
+    """The family's battery, set up in Home Assistant."""
+    config_entry = _family_entry(case, sim)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    return config_entry

@@ -11,6 +11,7 @@ from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
@@ -57,3 +58,12 @@ async def select_option(hass: HomeAssistant, entity_id: str, option: str) -> Non
         {ATTR_ENTITY_ID: entity_id, ATTR_OPTION: option},
         blocking=True,
     )
+
+
+def battery_device(hass: HomeAssistant, entry_id: str) -> dr.DeviceEntry:
+    """Return the device an entry registered: one battery per entry.
+
+    (`DeviceRegistry.async_get_device` is deprecated on current Home Assistant.)
+    """
+    (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
+    return device

@@ -11,7 +11,6 @@ import time
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import CoreState, Event, HomeAssistant
-from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -29,13 +28,12 @@ from custom_components.home_battery.const import (
     CONF_HEAVY_LOAD_MINUTES,
     CONF_HEAVY_LOAD_POWER,
     CONF_LOW_STATE_OF_CHARGE,
-    DOMAIN,
     EVENT_ALARM,
 )
 
-from .helpers import entity_state, poll
+from .helpers import battery_device, entity_state, poll
 from .simulators.faults import Fault
-from .simulators.victron import SERIAL, VictronSimulator
+from .simulators.victron import VictronSimulator
 
 pytestmark = pytest.mark.modbus
 
@@ -68,7 +66,6 @@ async def test_low_state_of_charge_fires_once_with_values(
     hass: HomeAssistant,
     victron: MockConfigEntry,
     victron_sim: VictronSimulator,
-    device_registry: dr.DeviceRegistry,
 ) -> None:
     """At the threshold the alarm turns on and fires one event carrying what an automation needs."""
     events = async_capture_events(hass, EVENT_ALARM)
@@ -76,8 +73,7 @@ async def test_low_state_of_charge_fires_once_with_values(
     victron_sim.update(0.0)
     await poll(hass)
     assert entity_state(hass, LOW_SOC) == STATE_ON
-    device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
-    assert device is not None
+    device = battery_device(hass, victron.entry_id)
     assert len(events) == 1
     data = events[0].data
     assert data == {

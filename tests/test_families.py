@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-import contextlib
 import json
 import logging
 from typing import Any
@@ -23,74 +21,17 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
 
-from .families import CASES, FamilyCase, Simulator
+from .families import CASES, FamilyCase, Simulator, family_params
 from .helpers import eventually, poll, set_number
 from .simulators.faults import Fault
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(case, id=case.key, marks=[pytest.mark.modbus] if case.modbus else [])
-        for case in CASES
-    ]
-)
+@pytest.fixture(params=family_params(CASES))
 def case(request: pytest.FixtureRequest) -> FamilyCase:
     """One family of the table."""
     return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-async def sim(
-    hass: HomeAssistant, case: FamilyCase, socket_enabled: None, mock_hass_config: None
-) -> AsyncGenerator[Any]:
-    """The family's simulator, started on loopback, and the integrations the family needs.
-
-    `mock_hass_config`: an empty configuration.yaml, which integrations such as MQTT read.
-    """
-    simulator = case.make_simulator()
-    await simulator.start()
-    with case.test_patches() if case.test_patches else contextlib.nullcontext():
-        supports = case.support_entries(simulator) if case.support_entries else []
-        support_entries = []
-        for support in supports:
-            support_entry = MockConfigEntry(
-                domain=support.domain,
-                title=support.title,
-                data=support.data,
-                options=support.options,
-                version=support.version,
-                minor_version=support.minor_version,
-            )
-            support_entry.add_to_hass(hass)
-            assert await hass.config_entries.async_setup(support_entry.entry_id)
-            support_entries.append(support_entry)
-        await hass.async_block_till_done()
-        yield simulator
-        if support_entries:
-            # Batteries first: they hand control back through what they depend on.
-            for config_entry in hass.config_entries.async_loaded_entries(DOMAIN):
-                await hass.config_entries.async_unload(config_entry.entry_id)
-            for support_entry in support_entries:
-                await hass.config_entries.async_unload(support_entry.entry_id)
-    await simulator.stop()
-
-
-@pytest.fixture
-async def entry(hass: HomeAssistant, case: FamilyCase, sim: Simulator) -> MockConfigEntry:
-    """The family's battery, set up in Home Assistant."""
-    config_entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=case.title,
-        data=case.entry_data(sim),
-        options=case.options,
-        unique_id=case.unique_id(sim),
-    )
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    return config_entry
 
 
 def _entity(case: FamilyCase, domain: str, key: str) -> str:

@@ -37,6 +37,7 @@ from .const import (
     LOGGER,
 )
 from .data import HomeBatteryConfigEntry
+from .devices.base import BatteryDevice
 from .devices.model import (
     DeviceAuthError,
     DeviceConnectionError,
@@ -48,16 +49,25 @@ from .devices.model import (
     UnsupportedError,
 )
 from .families import FAMILIES, Family
+from .families.address import valid_host
+from .families.selectors import number
 
 
 async def _probe(
     hass: HomeAssistant, family: Family, data: Mapping[str, Any]
 ) -> tuple[DeviceIdentity | None, dict[str, str], dict[str, str]]:
-    """Connect once and read the identity; return it, or the form's errors and placeholders."""
+    """Connect once and read the identity; return it, or the form's errors and placeholders.
+
+    Whatever goes wrong becomes a form error: the address is checked before anything connects,
+    and an unexpected error is logged once with its traceback and shown as `unknown`.
+    """
+    if CONF_HOST in data and not valid_host(data[CONF_HOST], with_port=family.host_with_port):
+        return None, {CONF_HOST: "invalid_host"}, {}
     if family.validate and (errors := family.validate(data)):
         return None, errors, {}
-    device = family.create(hass, data)
+    device: BatteryDevice | None = None
     try:
+        device = family.create(hass, data)
         return await device.connect(), {}, {}
     except DeviceAuthError:
         return None, {"base": "invalid_auth"}, {}
@@ -74,8 +84,18 @@ async def _probe(
     except DeviceError:
         LOGGER.exception("Unexpected answer from the %s device", family.key)
         return None, {"base": "unknown"}, {}
+    except Exception:
+        LOGGER.exception("Unexpected error setting up the %s device", family.key)
+        return None, {"base": "unknown"}, {}
     finally:
-        await device.close()
+        if device is not None:
+            await device.close()
+
+
+def _cleaned(user_input: dict[str, Any]) -> dict[str, Any]:
+    """Return the form's input with the white space around a pasted address dropped."""
+    host = user_input.get(CONF_HOST)
+    return user_input | {CONF_HOST: host.strip()} if isinstance(host, str) else user_input
 
 
 class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -159,7 +179,7 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            data = {CONF_FAMILY: family.key, **user_input}
+            data = {CONF_FAMILY: family.key, **_cleaned(user_input)}
             identity, errors, placeholders = await _probe(self.hass, family, data)
             if identity is not None:
                 await self.async_set_unique_id(identity.serial_number)
@@ -205,7 +225,7 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
             emptied = {
                 str(key) for key in family.schema.schema if isinstance(key, vol.Optional)
             } - set(user_input)
-            data = {k: v for k, v in entry.data.items() if k not in emptied} | user_input
+            data = {k: v for k, v in entry.data.items() if k not in emptied} | _cleaned(user_input)
             identity, errors, placeholders = await _probe(self.hass, family, data)
             if identity is not None:
                 await self.async_set_unique_id(identity.serial_number)
@@ -245,48 +265,41 @@ class HomeBatteryConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 def _options_schema() -> vol.Schema:
-    def number(
-        minimum: float, maximum: float, step: float, unit: str | None
-    ) -> selector.NumberSelector:
-        config = selector.NumberSelectorConfig(
-            min=minimum, max=maximum, step=step, mode=selector.NumberSelectorMode.BOX
-        )
-        if unit is not None:
-            config["unit_of_measurement"] = unit
-        return selector.NumberSelector(config)
-
+    """Return the options form: polling, battery parameters, alarm thresholds, plan sources."""
     return vol.Schema(
         {
             vol.Required(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL): number(
-                2, 3600, 1, "s"
+                2, 3600, step=1, unit="s"
             ),
-            vol.Required(CONF_CAPACITY, default=DEFAULT_CAPACITY): number(0.1, 1000, 0.1, "kWh"),
+            vol.Required(CONF_CAPACITY, default=DEFAULT_CAPACITY): number(
+                0.1, 1000, step=0.1, unit="kWh"
+            ),
             vol.Required(CONF_MAX_CHARGE_POWER, default=DEFAULT_MAX_POWER): number(
-                0, 100000, 10, "W"
+                0, 100000, step=10, unit="W"
             ),
             vol.Required(CONF_MAX_DISCHARGE_POWER, default=DEFAULT_MAX_POWER): number(
-                0, 100000, 10, "W"
+                0, 100000, step=10, unit="W"
             ),
             vol.Required(CONF_ROUND_TRIP_EFFICIENCY, default=DEFAULT_ROUND_TRIP_EFFICIENCY): number(
-                0.5, 1, 0.01, None
+                0.5, 1, step=0.01
             ),
             # Alarm thresholds (alarms.py): optional, an option left empty takes the default.
             vol.Optional(
                 CONF_LOW_STATE_OF_CHARGE,
                 description={"suggested_value": DEFAULT_LOW_STATE_OF_CHARGE},
-            ): number(0, 100, 1, "%"),
+            ): number(0, 100, step=1, unit="%"),
             vol.Optional(
                 CONF_HEAVY_LOAD_POWER, description={"suggested_value": DEFAULT_HEAVY_LOAD_POWER}
-            ): number(0, 100000, 100, "W"),
+            ): number(0, 100000, step=100, unit="W"),
             vol.Optional(
                 CONF_HEAVY_LOAD_MINUTES, description={"suggested_value": DEFAULT_HEAVY_LOAD_MINUTES}
-            ): number(0, 1440, 1, "min"),
+            ): number(0, 1440, step=1, unit="min"),
             **_PLANNING_SOURCES,
         }
     )
 
 
-# What schedule control plans against (schedule_control.py): entities of price integrations.
+# What schedule control plans against (planning/follower.py): entities of price integrations.
 _PLANNING_SOURCES: dict[vol.Marker, selector.EntitySelector] = {
     vol.Optional(key): selector.EntitySelector(selector.EntitySelectorConfig(domain="sensor"))
     for key in (

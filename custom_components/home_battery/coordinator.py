@@ -22,6 +22,7 @@ from .control import ControlGuard
 from .devices.base import BatteryDevice
 from .devices.energy import EnergyIntegrator
 from .devices.model import BatteryState, DeviceAuthError, DeviceError, DeviceIdentity, Key
+from .devices.plausible import drop_implausible
 from .helpers import read_error
 from .repairs import ConnectionTakeoverIssue
 
@@ -49,6 +50,7 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         self.control = ControlGuard(hass, entry, device, on_change=self._async_show_control)
         self._last_contact = device.clock()
         self._takeover_issue = ConnectionTakeoverIssue(hass, entry)
+        self._implausible_seen: set[str] = set()
 
     def clock(self) -> float:
         """Return the monotonic seconds outages are measured on: the device's clock."""
@@ -92,8 +94,24 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
             state = await self.control.async_after_read(state, self.device.read)
         except DeviceError as err:
             raise read_error(err) from err
+        self._drop_implausible(state)
         self._integrate(state)
         return state
+
+    def _drop_implausible(self, state: BatteryState) -> None:
+        """Make values no battery can report unknown for this poll (one line per key)."""
+        try:
+            rated = max(abs(limit) for limit in self.device.power_limits())
+        except DeviceError:
+            rated = None
+        for key in drop_implausible(state, rated_power=rated):
+            if key not in self._implausible_seen:
+                self._implausible_seen.add(key)
+                LOGGER.warning(
+                    "%s reported an impossible %s; it is unknown until the value is sane again",
+                    self.config_entry.title,
+                    key,
+                )
 
     def _integrate(self, state: BatteryState) -> None:
         power = state.get(Key.BATTERY_POWER)

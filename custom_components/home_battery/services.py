@@ -15,10 +15,22 @@ from .planning.request import async_plan, build_request
 SERVICE_COMPUTE_SCHEDULE = "compute_schedule"
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 
-_SOURCE = vol.Any(cv.entity_id, [dict], dict)
-_PERCENT = vol.All(vol.Coerce(float), vol.Range(min=0, max=100))
-_WATTS = vol.All(vol.Coerce(float), vol.Range(min=0))
-_FRACTION = vol.All(vol.Coerce(float), vol.Range(min=0.01, max=1))
+# Sources: an entity id, or a list / response object (each item is checked off the event loop
+# by the planner: a year of 15-minute prices must not block Home Assistant while it is read).
+_SOURCE = vol.Any(cv.entity_id, list, dict)
+
+
+def _number(minimum: float, maximum: float) -> vol.All:
+    """Return a validator of a finite number in the range (NaN and infinities never are)."""
+    return vol.All(vol.Coerce(float), vol.Range(min=minimum, max=maximum))
+
+
+# The same ranges as services.yaml's selectors offer.
+_PERCENT = _number(0, 100)
+_WATTS = _number(0, 100_000)
+_SITE_WATTS = _number(0, 1_000_000)
+_FRACTION = _number(0.01, 1)
+_PRICE = _number(-10, 10)  # currency per kWh
 
 SCHEMA = vol.Schema(
     {
@@ -27,7 +39,7 @@ SCHEMA = vol.Schema(
         vol.Optional("sell_prices"): _SOURCE,
         vol.Optional("pv_forecast"): _SOURCE,
         vol.Optional("load_forecast"): _SOURCE,
-        vol.Optional("capacity"): vol.All(vol.Coerce(float), vol.Range(min=0.01)),
+        vol.Optional("capacity"): _number(0.01, 1000),
         vol.Optional("state_of_charge"): _PERCENT,
         vol.Optional("min_state_of_charge"): _PERCENT,
         vol.Optional("max_state_of_charge"): _PERCENT,
@@ -36,17 +48,17 @@ SCHEMA = vol.Schema(
         vol.Exclusive("round_trip_efficiency", "efficiency"): _FRACTION,
         vol.Exclusive("charge_efficiency", "efficiency"): _FRACTION,
         vol.Optional("discharge_efficiency"): _FRACTION,
-        vol.Optional("max_import_power"): _WATTS,
-        vol.Optional("max_export_power"): _WATTS,
-        vol.Optional("cycle_cost"): vol.All(vol.Coerce(float), vol.Range(min=0)),
-        vol.Exclusive("terminal_value", "terminal"): vol.Coerce(float),
+        vol.Optional("max_import_power"): _SITE_WATTS,
+        vol.Optional("max_export_power"): _SITE_WATTS,
+        vol.Optional("cycle_cost"): _number(0, 10),
+        vol.Exclusive("terminal_value", "terminal"): _PRICE,
         vol.Exclusive("target_state_of_charge", "terminal"): _PERCENT,
         vol.Optional("allow_grid_charge"): cv.boolean,
         vol.Optional("allow_battery_export"): cv.boolean,
         vol.Optional("resolution"): vol.In(["auto", "15", "30", "60", 15, 30, 60]),
         vol.Optional("hourly_billing"): cv.boolean,
-        vol.Optional("buy_price_multiplier"): vol.Coerce(float),
-        vol.Optional("buy_price_adder"): vol.Coerce(float),
+        vol.Optional("buy_price_multiplier"): _number(0, 10),
+        vol.Optional("buy_price_adder"): _PRICE,
     }
 )
 

@@ -6,11 +6,17 @@ the config flow, entity, control and fault tests over it against its simulator.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+import contextlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.devices.base import BatteryDevice
 
 from ..simulators.faults import Fault
@@ -36,9 +42,9 @@ class Simulator(Protocol):
     def request_count(self) -> int:
         """Return how many requests of any kind the peer has received (for the benchmarks)."""
 
-    def fail_write(self, index: int = 0) -> None:
+    def fail_write(self, index: int | None = 0) -> None:
         """Make the index-th write (or command) from now fail with the protocol's error, unapplied
-        (controllable families; for the all-or-nothing tests)."""
+        (controllable families; for the all-or-nothing tests); None: fail nothing more."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +110,46 @@ class FamilyCase:
     def unique_id(self, sim: Any) -> str:
         """Return the unique id the config flow must find for this started simulator."""
         return self.serial(sim) if callable(self.serial) else self.serial
+
+
+def family_params(cases: Iterable[FamilyCase]) -> list[Any]:
+    """Parameters for the `case` fixture: one per family, Modbus families marked `modbus`."""
+    return [
+        pytest.param(case, id=case.key, marks=[pytest.mark.modbus] if case.modbus else [])
+        for case in cases
+    ]
+
+
+@contextlib.asynccontextmanager
+async def family_simulator(hass: HomeAssistant, case: FamilyCase) -> AsyncIterator[Any]:
+    """Start the family's simulator on loopback and the integrations it needs (MQTT and its
+    broker); stop them again, batteries first: they hand control back through them."""
+    simulator = case.make_simulator()
+    await simulator.start()
+    with case.test_patches() if case.test_patches else contextlib.nullcontext():
+        support_entries = []
+        for support in case.support_entries(simulator) if case.support_entries else []:
+            support_entry = MockConfigEntry(
+                domain=support.domain,
+                title=support.title,
+                data=support.data,
+                options=support.options,
+                version=support.version,
+                minor_version=support.minor_version,
+            )
+            support_entry.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(support_entry.entry_id)
+            support_entries.append(support_entry)
+        await hass.async_block_till_done()
+        try:
+            yield simulator
+        finally:
+            if support_entries:
+                for config_entry in hass.config_entries.async_loaded_entries(DOMAIN):
+                    await hass.config_entries.async_unload(config_entry.entry_id)
+                for support_entry in support_entries:
+                    await hass.config_entries.async_unload(support_entry.entry_id)
+            await simulator.stop()
 
 
 def _cases() -> list[FamilyCase]:

@@ -59,8 +59,12 @@ class WriteFailures:
         self._failing: set[int] = set()
         self._seen = 0
 
-    def fail_write(self, index: int = 0) -> None:
-        self._failing.add(self._seen + index)
+    def fail_write(self, index: int | None = 0) -> None:
+        """Fail the index-th write from now; None: fail nothing more."""
+        if index is None:
+            self._failing.clear()
+        else:
+            self._failing.add(self._seen + index)
 
     def write_failed(self) -> bool:
         """Count one write; return True when this one is to fail."""
@@ -163,8 +167,9 @@ class PeerDevice:
     async def set_fault(self, fault: Fault) -> None:
         await self.peer.set_fault(fault)
 
-    def fail_write(self, index: int = 0) -> None:
-        """Make the index-th write from now fail with the protocol's error, unapplied."""
+    def fail_write(self, index: int | None = 0) -> None:
+        """Make the index-th write from now fail with the protocol's error, unapplied (None:
+        fail nothing more)."""
         self.peer.write_failures.fail_write(index)
 
     async def start(self) -> None:

@@ -41,3 +41,5 @@ class Family:
     unavailable: Callable[[HomeAssistant], str | None] | None = None
     # Checks the form before connecting; returns the form's errors by field.
     validate: Callable[[Mapping[str, Any]], dict[str, str]] | None = None
+    # The `host` field may carry a port (`host:port`), for families without a port field.
+    host_with_port: bool = False

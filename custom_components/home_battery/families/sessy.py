@@ -27,6 +27,31 @@ def create_device(hass: HomeAssistant, data: Mapping[str, Any]) -> BatteryDevice
     )
 
 
+def validate(data: Mapping[str, Any]) -> dict[str, str]:
+    """Refuse what HTTP basic authentication cannot carry.
+
+    That is a colon in the user name, line breaks and characters outside Latin-1.
+    """
+    errors = {}
+    for field in (CONF_USERNAME, CONF_PASSWORD):
+        value = str(data.get(field, ""))
+        if (
+            not value.isprintable()
+            or not _latin1(value)
+            or (field == CONF_USERNAME and ":" in value)
+        ):
+            errors[field] = "invalid_characters"
+    return errors
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _discovered_host(info: ZeroconfServiceInfo, default_port: int = 80) -> str:
     """Return the announced address as the `host` field: `ip`, `ip:port`, IPv6 in brackets."""
     host = str(info.ip_address)
@@ -57,6 +82,8 @@ FAMILY = Family(
         }
     ),
     create=create_device,
+    host_with_port=True,
     credentials=(CONF_USERNAME, CONF_PASSWORD),
     zeroconf=discover,
+    validate=validate,
 )

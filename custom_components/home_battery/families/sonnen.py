@@ -20,8 +20,17 @@ def create_device(hass: HomeAssistant, data: Mapping[str, Any]) -> BatteryDevice
     """Build the device on Home Assistant's shared HTTP session."""
     return SonnenDevice(
         async_get_clientsession(hass),
-        SonnenConfig(host=data[CONF_HOST], api_token=data[CONF_API_TOKEN]),
+        SonnenConfig(host=data[CONF_HOST], api_token=str(data[CONF_API_TOKEN]).strip()),
     )
+
+
+def validate(data: Mapping[str, Any]) -> dict[str, str]:
+    """Refuse a token no HTTP header can carry (a line break inside it, control characters).
+
+    Surrounding white space (a pasted line break) is dropped, not refused.
+    """
+    token = str(data.get(CONF_API_TOKEN, "")).strip()
+    return {} if token.isprintable() and token else {CONF_API_TOKEN: "invalid_characters"}
 
 
 FAMILY = Family(
@@ -29,5 +38,7 @@ FAMILY = Family(
     title="sonnenBatterie",
     schema=vol.Schema({vol.Required(CONF_HOST): TEXT, vol.Required(CONF_API_TOKEN): PASSWORD}),
     create=create_device,
+    host_with_port=True,
     credentials=(CONF_API_TOKEN,),
+    validate=validate,
 )

@@ -141,6 +141,7 @@ class HomeBatteryPlanCard extends HTMLElement {
         .title { font-size: 1.2em; color: var(--ha-card-header-color, var(--primary-text-color)); }
         .summary, .legend, .message { color: ${COLORS.text}; font-size: 0.85em; }
         .savings { color: var(--success-color, #43a047); font-weight: 500; }
+        .warning { color: var(--warning-color, #ffa600); font-weight: 500; }
         svg { display: block; width: 100%; height: ${SVG_HEIGHT}px; overflow: visible; }
         svg text { fill: ${COLORS.text}; font-size: 10px; font-family: inherit; }
         .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; padding-top: 6px; }
@@ -322,7 +323,10 @@ class HomeBatteryPlanCard extends HTMLElement {
     if (Number.isFinite(num(attributes.baseline_cost))) {
       parts.push(`without battery ${esc(money(attributes.baseline_cost))}`);
     }
-    if (attributes.status) parts.push(esc(attributes.status));
+    // A plan the solver could not prove optimal in its time budget is still followed: say so.
+    if (attributes.status && attributes.status !== "optimal") {
+      parts.push(`<span class="warning">not proven optimal (${esc(attributes.status)})</span>`);
+    }
     if (attributes.updated) {
       const updated = new Date(attributes.updated);
       if (!Number.isNaN(updated.getTime())) {

@@ -8,15 +8,24 @@ plan; only the `schedule_control` switch lets the plan drive the battery.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
-from homeassistant.core import CALLBACK_TYPE, Event, EventStateChangedData, callback
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    callback,
+)
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.event import (
+    async_call_later,
     async_track_point_in_utc_time,
     async_track_state_change_event,
 )
+from homeassistant.helpers.start import async_at_started
 from homeassistant.util import dt as dt_util
 
 from ..const import (
@@ -36,6 +45,10 @@ from .request import async_plan, build_request
 # expected now, but not more often than once a minute: a plan does not flap with noise.
 SOC_DEVIATION = 3.0
 MIN_REPLAN_INTERVAL = timedelta(minutes=1)
+# A source that changes re-plans this many seconds later, with whatever changed meanwhile.
+SOURCE_SETTLE_SECONDS = 2.0
+# How long planning may fail quietly: price and forecast integrations take a while to start.
+QUIET_WHILE_SOURCES_START = timedelta(minutes=10)
 SOURCES = (
     CONF_PRICE_ENTITY,
     CONF_SELL_PRICE_ENTITY,
@@ -66,7 +79,15 @@ class ScheduleFollower:
         self.error: str | None = None
         self._unsubs: list[CALLBACK_TYPE] = []
         self._unsub_boundary: CALLBACK_TYPE | None = None
+        self._unsub_source_delay: CALLBACK_TYPE | None = None
         self._last_plan_at: datetime | None = None
+        # Re-plans are serialised and coalesced: while one runs, any number of requests make
+        # exactly one more, which reads the newest sources.
+        self._planning = asyncio.Lock()
+        self._replan_requested = False
+        # Since when planning has failed; one line is logged if it stays failing.
+        self._failing_since: datetime | None = None
+        self._failure_logged = False
 
     @property
     def _options(self) -> dict[str, Any]:
@@ -90,10 +111,14 @@ class ScheduleFollower:
             return
         sources = [e for key in SOURCES if (e := self._options.get(key))]
         self._unsubs.append(
-            async_track_state_change_event(self.hass, sources, self._async_on_source_change)
+            async_track_state_change_event(self.hass, sources, self._on_source_change)
         )
         self._unsubs.append(self.coordinator.async_add_listener(self._on_battery_update))
-        await self.async_replan()
+        # Price and forecast integrations may still be starting: plan once Home Assistant runs.
+        self._unsubs.append(async_at_started(self.hass, self._async_first_plan))
+
+    async def _async_first_plan(self, _hass: HomeAssistant) -> None:
+        await self.async_request_replan()
 
     @callback
     def async_stop(self) -> None:
@@ -101,6 +126,9 @@ class ScheduleFollower:
         for unsub in self._unsubs:
             unsub()
         self._unsubs.clear()
+        if self._unsub_source_delay is not None:
+            self._unsub_source_delay()
+            self._unsub_source_delay = None
         if self._unsub_boundary is not None:
             self._unsub_boundary()
             self._unsub_boundary = None
@@ -112,7 +140,7 @@ class ScheduleFollower:
                 translation_domain=DOMAIN, translation_key="no_price_entity"
             )
         self.enabled = True
-        await self.async_replan()
+        await self.async_request_replan()
 
     async def async_disable(self) -> None:
         """Stop following the plan and return the battery to auto."""
@@ -120,8 +148,27 @@ class ScheduleFollower:
         await self.coordinator.async_release("schedule control turned off")
         self.coordinator.async_update_listeners()
 
-    async def _async_on_source_change(self, _event: Event[EventStateChangedData]) -> None:
-        await self.async_replan()
+    @callback
+    def _on_source_change(self, _event: Event[EventStateChangedData]) -> None:
+        """Re-plan shortly after a source changed: a burst of updates gives one plan."""
+        if self._unsub_source_delay is None:
+            self._unsub_source_delay = async_call_later(
+                self.hass, SOURCE_SETTLE_SECONDS, self._async_sources_settled
+            )
+
+    async def _async_sources_settled(self, _now: datetime) -> None:
+        self._unsub_source_delay = None
+        await self.async_request_replan()
+
+    async def async_request_replan(self) -> None:
+        """Re-plan now; while a plan is being made, once more after it (a burst: one plan)."""
+        self._replan_requested = True
+        if self._planning.locked():
+            return
+        async with self._planning:
+            while self._replan_requested:
+                self._replan_requested = False
+                await self.async_replan()
 
     @callback
     def _on_battery_update(self) -> None:
@@ -134,7 +181,7 @@ class ScheduleFollower:
             return
         if abs(soc - self._expected_soc(slot)) > SOC_DEVIATION:
             self.coordinator.config_entry.async_create_background_task(
-                self.hass, self.async_replan(), f"{DOMAIN} re-plan"
+                self.hass, self.async_request_replan(), f"{DOMAIN} re-plan"
             )
 
     def _expected_soc(self, slot: PlanSlot) -> float:
@@ -160,19 +207,37 @@ class ScheduleFollower:
         try:
             request = build_request(self.hass, fields, self.coordinator)
             self.plan = await async_plan(self.hass, request)
-            self.error = None
         except HomeAssistantError as err:
-            # Prices not there yet (the price sensor not yet rendered at startup, tomorrow's
-            # not published): keep the last plan and try again at the next slot boundary or
-            # price change. The schedule sensor's `error` attribute shows the reason.
-            if self.error != str(err):
-                LOGGER.info("%s: cannot plan: %s", self.coordinator.config_entry.title, err)
+            # Prices not there yet (the price sensor still starting, tomorrow's not published):
+            # keep the last plan and try again at the next slot boundary or price change. The
+            # schedule sensor's `error` attribute shows why; the log only if it stays so.
             self.error = str(err)
+            self._note_failure()
+        else:
+            if self._failure_logged:
+                LOGGER.info("%s: planning works again", self.coordinator.config_entry.title)
+            self.error = None
+            self._failing_since = None
+            self._failure_logged = False
         self._last_plan_at = self.updated = dt_util.utcnow()
         self._schedule_boundary()
         if self.enabled:
             await self._apply()
         self.coordinator.async_update_listeners()
+
+    def _note_failure(self) -> None:
+        """Log once when planning has failed for longer than a price source needs to start."""
+        now = dt_util.utcnow()
+        if self._failing_since is None:
+            self._failing_since = now
+        elif now - self._failing_since >= QUIET_WHILE_SOURCES_START and not self._failure_logged:
+            LOGGER.warning(
+                "%s: cannot plan since %s: %s",
+                self.coordinator.config_entry.title,
+                self._failing_since.isoformat(timespec="minutes"),
+                self.error,
+            )
+            self._failure_logged = True
 
     def _schedule_boundary(self) -> None:
         if self._unsub_boundary is not None:
@@ -185,7 +250,7 @@ class ScheduleFollower:
 
     async def _async_on_boundary(self, _now: datetime) -> None:
         self._unsub_boundary = None
-        await self.async_replan()
+        await self.async_request_replan()
 
     async def _apply(self) -> None:
         """Set the current slot's power, within what the device can take."""
