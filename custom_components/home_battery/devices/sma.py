@@ -176,7 +176,7 @@ class SmaDevice(BatteryDevice):
         power_setpoint=True,
         modes=(Mode.AUTO, Mode.MANUAL),
         control_refresh_interval=CONTROL_REFRESH_SECONDS,
-        control_expiry=FALLBACK_TIMEOUT,
+        control_expiry=float(FALLBACK_TIMEOUT),
         energy_counters=frozenset({Key.ENERGY_CHARGED, Key.ENERGY_DISCHARGED}),
     )
 
