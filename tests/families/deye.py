@@ -16,6 +16,7 @@ from custom_components.home_battery.families.deye import (
 
 from ..simulators.deye import LOGGER_SERIAL, SERIAL, DeyeSimulator
 from . import FamilyCase
+from .variants import variant
 
 
 def entry_data(sim: DeyeSimulator) -> dict[str, Any]:
@@ -111,3 +112,32 @@ SOLARMAN_CASE = FamilyCase(
     # second failed poll makes the entities unavailable, and every poll is past the backoff.
     poll_clock_step=61.0,
 )
+
+# Models the shared suite can run too: a 16 kW single-phase (grid ×10), an HV inverter with two
+# batteries, and an HV model of device type 0x0601 (20-50 kW).
+VARIANTS = [
+    variant(CASE, "Deye 16 kW", make_simulator=lambda: DeyeSimulator(profile="single_phase_16kw")),
+    variant(
+        CASE,
+        "Deye HV two batteries",
+        make_simulator=lambda: DeyeSimulator(profile="three_phase_hv", second_battery=True),
+        drop=(
+            "_battery_voltage",
+            "_battery_current",
+            "_battery_temperature",
+            "_maximum_charge_power",
+            "_maximum_discharge_power",
+        ),
+    ),
+    variant(
+        CASE,
+        "Deye HV 0x0601",
+        make_simulator=lambda: DeyeSimulator(profile="three_phase_hv", device_type=0x0601),
+        drop=(
+            "_battery_voltage",
+            "_battery_current",
+            "_maximum_charge_power",
+            "_maximum_discharge_power",
+        ),
+    ),
+]

@@ -12,6 +12,7 @@ from custom_components.home_battery.families.sma import CONF_UNIT_ID
 
 from ..simulators.sma import SERIAL, UNIT_ID, SmaSimulator
 from . import FamilyCase
+from .variants import variant
 
 
 def entry_data(sim: SmaSimulator) -> dict[str, Any]:
@@ -53,3 +54,16 @@ CASE = FamilyCase(
     advance=lambda sim, seconds: sim.advance(seconds),
     invalid_writes=lambda sim: sim.bank.invalid_writes,
 )
+
+# Models the shared suite can run too: a Sunny Island (counters 30595/30597), and a model
+# without 30231 that refuses any block touching it (limits then from the options).
+VARIANTS = [
+    variant(CASE, "SMA Sunny Island", make_simulator=lambda: SmaSimulator(model="si")),
+    variant(
+        CASE,
+        "SMA without rating",
+        make_simulator=lambda: SmaSimulator(max_power=False, strict_missing=True),
+        drop=("_maximum_charge_power", "_maximum_discharge_power"),
+        options={"max_charge_power": 3000, "max_discharge_power": 3000},
+    ),
+]

@@ -11,6 +11,7 @@ from custom_components.home_battery.families.victron import CONF_BATTERY_UNIT_ID
 
 from ..simulators.victron import SERIAL, VictronSimulator
 from . import FamilyCase
+from .variants import variant
 
 
 def entry_data(sim: VictronSimulator) -> dict[str, Any]:
@@ -67,3 +68,19 @@ CASE = FamilyCase(
     advance=lambda sim, seconds: sim.advance(seconds),
     invalid_writes=lambda sim: sum(b.invalid_writes for b in (sim.system, sim.vebus, sim.battery)),
 )
+
+# Models the shared suite can run too: a BMV/SmartShunt (no SOH, BMS limits or temperature).
+VARIANTS = [
+    variant(
+        CASE,
+        "Victron GX SmartShunt",
+        make_simulator=lambda: VictronSimulator(monitor="smartshunt"),
+        drop=(
+            "_state_of_health",
+            "_battery_temperature",
+            "_charge_voltage_limit",
+            "_charge_current_limit",
+            "_discharge_current_limit",
+        ),
+    ),
+]
