@@ -456,3 +456,17 @@ async def test_crash_leaves_the_override_until_home_assistant_starts_again(
     await hass.async_block_till_done()
     assert not victron_sim.forced()
     assert _override_writes(victron_sim)[-1] == 0
+
+
+async def test_outage_log_names_no_host(
+    hass: HomeAssistant,
+    victron: MockConfigEntry,
+    victron_sim: VictronSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The one line an outage logs says what failed, without the device's address."""
+    await victron_sim.peer.set_fault(Fault.REFUSE)
+    await poll(hass)
+    lines = [r.getMessage() for r in caplog.records if "Error fetching" in r.getMessage()]
+    assert lines
+    assert not [line for line in lines if "127.0.0.1" in line]

@@ -294,10 +294,11 @@ class ModbusTcpTransport:
                 connected = await client.connect()
         except (TimeoutError, OSError) as err:
             client.close()
-            raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}") from err
+            # The host stays out of the message: it reaches the log (house rule).
+            raise DeviceConnectionError(f"cannot connect to port {self.port}") from err
         if not connected:
             client.close()
-            raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}")
+            raise DeviceConnectionError(f"cannot connect to port {self.port}")
         self._client = client
         if dropped_while_idle:
             self.idle_drops += 1

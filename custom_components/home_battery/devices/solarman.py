@@ -145,7 +145,7 @@ class SolarmanTransport:
         wait = self._next_connect - self.clock()
         if wait > 0:
             raise DeviceConnectionError(
-                f"the logger at {self.host}:{self.port} refused the connection; "
+                f"the logger (port {self.port}) refused the connection; "
                 f"next attempt in {wait:.0f} s"
             )
         client = PySolarmanV5Async(
@@ -170,9 +170,7 @@ class SolarmanTransport:
             self._failed_connects += 1
             backoff = min(FIRST_BACKOFF * 2 ** (self._failed_connects - 1), MAX_BACKOFF)
             self._next_connect = self.clock() + backoff
-            raise DeviceConnectionError(
-                f"cannot connect to the logger at {self.host}:{self.port}"
-            ) from err
+            raise DeviceConnectionError(f"cannot connect to the logger (port {self.port})") from err
         self._failed_connects = 0
         self._next_connect = 0.0
         self._client = client
