@@ -15,6 +15,8 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.home_battery.const import DOMAIN
+
 # The default poll interval is 10 s: moving time on by this fires the next poll.
 NEXT_POLL = 11.0
 
@@ -60,10 +62,15 @@ async def select_option(hass: HomeAssistant, entity_id: str, option: str) -> Non
     )
 
 
-def battery_device(hass: HomeAssistant, entry_id: str) -> dr.DeviceEntry:
-    """Return the device an entry registered: one battery per entry.
+def battery_device(hass: HomeAssistant, identifier: str) -> dr.DeviceEntry | None:
+    """Return the integration's device with `identifier`, None when there is none.
 
-    (`DeviceRegistry.async_get_device` is deprecated on current Home Assistant.)
+    (`DeviceRegistry.async_get_device` is deprecated on current Home Assistant;
+    `async_entries_for_config_entry` is in every version.)
     """
-    (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
-    return device
+    registry = dr.async_get(hass)
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+            if (DOMAIN, identifier) in device.identifiers:
+                return device
+    return None

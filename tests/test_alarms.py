@@ -33,7 +33,7 @@ from custom_components.home_battery.const import (
 
 from .helpers import battery_device, entity_state, poll
 from .simulators.faults import Fault
-from .simulators.victron import VictronSimulator
+from .simulators.victron import SERIAL, VictronSimulator
 
 pytestmark = pytest.mark.modbus
 
@@ -73,7 +73,8 @@ async def test_low_state_of_charge_fires_once_with_values(
     victron_sim.update(0.0)
     await poll(hass)
     assert entity_state(hass, LOW_SOC) == STATE_ON
-    device = battery_device(hass, victron.entry_id)
+    device = battery_device(hass, SERIAL)
+    assert device is not None
     assert len(events) == 1
     data = events[0].data
     assert data == {

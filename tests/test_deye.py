@@ -34,7 +34,7 @@ from custom_components.home_battery.families.deye import (
 )
 
 from .families.deye import entry_data, solarman_entry_data
-from .helpers import entity_state, poll, select_option, set_number
+from .helpers import battery_device, entity_state, poll, select_option, set_number
 from .simulators.deye import LAYOUTS, LOGGER_SERIAL, SELLING_FIRST, SERIAL, DeyeSimulator
 from .simulators.faults import Fault
 from .simulators.solarman import modbus_crc, v5_request, v5_response
@@ -169,7 +169,7 @@ async def test_profile_read_from_the_device_type(
     await simulator.start()
     try:
         entry = await _setup(hass, entry_data(simulator), "Deye")
-        device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
+        device = battery_device(hass, SERIAL)
         assert device is not None
         assert device.model == model
         assert device.manufacturer == "Deye"

@@ -23,7 +23,7 @@ from custom_components.home_battery.devices.huawei import (
 from custom_components.home_battery.families.huawei import CONF_UNIT_ID
 
 from .families.huawei import entry_data
-from .helpers import entity_state, poll, select_option, set_number
+from .helpers import battery_device, entity_state, poll, select_option, set_number
 from .simulators.huawei import CHARGE, DISCHARGE, MODEL, SERIAL, STOP, HuaweiSimulator
 
 pytestmark = [pytest.mark.modbus, pytest.mark.usefixtures("socket_enabled")]
@@ -63,7 +63,7 @@ async def test_device_info(
     hass: HomeAssistant, entry: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
     """The inverter's model and serial number come from registers 30000 and 30015."""
-    device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
+    device = battery_device(hass, SERIAL)
     assert device is not None
     assert (device.manufacturer, device.model, device.serial_number) == ("Huawei", MODEL, SERIAL)
     # The inverter counts its own battery energy: nothing is integrated.

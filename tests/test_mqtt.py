@@ -48,7 +48,7 @@ from custom_components.home_battery.families.mqtt import (
     HomeAssistantMqttTransport,
 )
 
-from .helpers import entity_state, poll
+from .helpers import battery_device, entity_state, poll
 
 T = TypeVar("T")
 
@@ -289,7 +289,7 @@ async def test_identifier_is_the_device(
 ) -> None:
     """There is no serial to read: the user's identifier names the device."""
     await _set_up(hass, mqtt_mock)
-    device = device_registry.async_get_device(identifiers={(DOMAIN, "bat")})
+    device = battery_device(hass, "bat")
     assert device is not None
     assert device.model == "MQTT battery"
 
@@ -377,13 +377,13 @@ async def _set_setpoint(hass: HomeAssistant, watts: float) -> None:
     [
         (
             "discharge_positive",
-            '{"power": -2000, "mode": "manual"}',
-            '{"power": 1500, "mode": "manual"}',
+            '{"power": -2000, "mode": "manual", "expires_in": 120}',
+            '{"power": 1500, "mode": "manual", "expires_in": 120}',
         ),
         (
             "charge_positive",
-            '{"power": 2000, "mode": "manual"}',
-            '{"power": -1500, "mode": "manual"}',
+            '{"power": 2000, "mode": "manual", "expires_in": 120}',
+            '{"power": -1500, "mode": "manual", "expires_in": 120}',
         ),
     ],
 )

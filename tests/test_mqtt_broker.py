@@ -21,7 +21,7 @@ from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
 from custom_components.home_battery.families.mqtt import CONF_COMMAND_FORMAT
 
 from .families.mqtt import entry_data, mqtt_entry, mqtt_test_tuning
-from .helpers import entity_state, poll
+from .helpers import entity_state, poll, set_number
 from .simulators.mqtt_battery import IDENTIFIER, MqttBatterySimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -102,9 +102,7 @@ async def test_release_on_stop_reaches_the_battery(
 ) -> None:
     """Stopping Home Assistant: the auto command still goes out through the broker."""
     await _set_up(hass, sim)
-    await hass.services.async_call(
-        "number", SERVICE_SET_VALUE, {ATTR_ENTITY_ID: SETPOINT, ATTR_VALUE: 1000}, blocking=True
-    )
+    await set_number(hass, SETPOINT, 1000)
     await _until(lambda: sim.mode == "manual" and sim.commanded_w == 1000)
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
@@ -135,3 +133,39 @@ async def test_mqtt_integration_unloaded(hass: HomeAssistant, sim: MqttBatterySi
     assert await hass.config_entries.async_unload(broker_entry.entry_id)
     await poll(hass)
     assert entity_state(hass, "sensor.mqtt_battery_state_of_charge") == STATE_UNAVAILABLE
+
+
+async def test_setpoint_refreshed_and_expires_after_a_crash(
+    hass: HomeAssistant, sim: MqttBatterySimulator
+) -> None:
+    """The contract: repeated every 30 s while active; 120 s after the last one, auto again."""
+    await _set_up(hass, sim)
+    await set_number(hass, SETPOINT, 1000)
+    await _until(lambda: sim.forced and sim.commanded_w == 1000)
+    await poll(hass, 31)  # the refresh interval: the same command again
+    await _until(lambda: len(sim.commands) == 2)
+    assert sim.commands[0] == sim.commands[1]
+    # Home Assistant disappears without handing control back: no more commands arrive.
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    device = entry.runtime_data.coordinator.device
+    device.record_hook = None
+    device._forced = False  # the crashed run forgets; only the bridge's expiry is left
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert sim.commands[-1].startswith('{"power": -1000, "mode": "manual"')
+    await sim.advance(100)  # (the bridge's clock also runs in real time)
+    assert sim.forced
+    await sim.advance(20)
+    assert not sim.forced
+    assert sim.power_w == sim.auto_power_w
+
+
+async def test_ignored_command_is_not_forced(
+    hass: HomeAssistant, sim: MqttBatterySimulator
+) -> None:
+    """A command the bridge missed: the battery stays in its own mode (nothing forced)."""
+    await _set_up(hass, sim)
+    sim.fail_write(0)
+    await set_number(hass, SETPOINT, 1000)
+    await _until(lambda: len(sim.commands) == 1)
+    assert not sim.forced
+    assert sim.invalid_writes == 0

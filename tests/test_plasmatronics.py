@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
-from homeassistant.config_entries import SOURCE_USER
-from homeassistant.const import CONF_DEVICE, STATE_UNAVAILABLE
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.const import CONF_DEVICE, CONF_NAME, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
@@ -26,9 +26,9 @@ from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.devices.pli import ERROR_MESSAGES, Command, PliLink
 
 from .families.plasmatronics import entry_data
-from .helpers import entity_state, poll
+from .helpers import battery_device, entity_state, poll
 from .simulators.faults import Fault
-from .simulators.pli import PliSimulator
+from .simulators.pli import REAL_PL80, PliSimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -53,7 +53,7 @@ async def sim(socket_enabled: None) -> AsyncGenerator[PliSimulator]:
 
 async def _set_up(hass: HomeAssistant, sim: PliSimulator) -> MockConfigEntry:
     entry = MockConfigEntry(
-        domain=DOMAIN, title="Plasmatronics", data=entry_data(sim), unique_id=sim.url
+        domain=DOMAIN, title="Plasmatronics", data=entry_data(sim), unique_id=sim.regulator_id
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -81,10 +81,10 @@ async def test_pty_end_to_end(
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
         entry = hass.config_entries.async_entries(DOMAIN)[0]
-        assert entry.unique_id == sim.url  # no serial number: the port identifies it
+        assert entry.unique_id == "PL60-sw200-48V-prog1-400Ah"  # its settings, not the port
         assert float(entity_state(hass, SOC)) == 78
         assert float(entity_state(hass, POWER)) == pytest.approx(-1257.6)
-        device = device_registry.async_get_device(identifiers={(DOMAIN, sim.url)})
+        device = battery_device(hass, sim.regulator_id)
         assert device is not None
         assert (device.manufacturer, device.model, device.sw_version) == (
             "Plasmatronics",
@@ -117,7 +117,7 @@ async def test_adapter_replugged(
         domain=DOMAIN,
         title="Plasmatronics",
         data={"family": "plasmatronics", CONF_DEVICE: str(by_id)},
-        unique_id=str(by_id),
+        unique_id=sim.regulator_id,
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -196,7 +196,7 @@ async def test_model_scaling(
             3 * battery_volts
         )
         assert float(entity_state(hass, POWER)) == pytest.approx(-9 * battery_volts)
-        device = device_registry.async_get_device(identifiers={(DOMAIN, sim.url)})
+        device = battery_device(hass, sim.regulator_id)
         assert device is not None
         assert (device.model, device.sw_version) == (model, version)
     finally:
@@ -376,3 +376,47 @@ async def test_diagnostics_show_regulator_state(hass: HomeAssistant, sim: PliSim
     assert state["system_voltage"] == 48
     hours, minutes, _ = (int(part) for part in str(state["regulator_time"]).split(":"))
     assert (hours, minutes // 6) == (sim.ram[48] // 10, sim.ram[48] % 10)
+
+
+async def test_real_pl80_keeps_its_identity_on_another_port(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """A real PL80's settings identify it; reconfigure moves it to a new port, same device."""
+    sim = await _started(**REAL_PL80)
+    result = await _flow(hass, sim.url)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert entry.unique_id == "PL80-sw230-24V-prog0-880Ah"
+    assert float(entity_state(hass, "sensor.plasmatronics_capacity")) == pytest.approx(21.12)
+    moved = await _started(**REAL_PL80)  # the same regulator behind another serial server
+    await sim.stop()
+    try:
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_DEVICE: moved.url}
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        await hass.async_block_till_done()
+        assert entry.data[CONF_DEVICE] == moved.url
+        assert float(entity_state(hass, SOC)) == 78
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await moved.stop()
+
+
+async def test_named_regulator(hass: HomeAssistant, sim: PliSimulator) -> None:
+    """Two regulators with the same settings are told apart by the names their owner gives."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "plasmatronics"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE: sim.url, CONF_NAME: " shed regulator "}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == "shed regulator"
+    await hass.async_block_till_done()

@@ -30,8 +30,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.families.pylontech_can import CONF_SILENCE_TIMEOUT
 
-from .families.pylontech_can import CASE, PERIOD, entry_data
-from .helpers import entity_state, poll
+from .families.pylontech_can import CASE, PERIOD, V1_3_CASE, entry_data
+from .helpers import battery_device, entity_state, poll
 from .simulators.faults import Fault
 from .simulators.pylontech_can import PylontechCanSimulator
 
@@ -120,7 +120,7 @@ async def test_device_identity(
 ) -> None:
     """The manufacturer comes from 0x35E; the interface and channel identify the battery."""
     await _set_up(hass, entry)
-    device = device_registry.async_get_device(identifiers={(DOMAIN, f"slcan:{sim.link}")})
+    device = battery_device(hass, f"slcan:{sim.link}")
     assert device is not None
     assert device.manufacturer == "Pylontech"
     assert device.model == "LV battery (Pylontech CAN protocol)"
@@ -233,3 +233,34 @@ async def test_reader_stops_with_home_assistant(
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
     assert not readers()
+
+
+async def test_protocol_v1_3_battery_shows_alarms_and_permissions(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """A V1.3 BMS (0x35A/0x35F, no 0x359/0x35C): alarms and charge/discharge allowed appear."""
+    sim = V1_3_CASE.make_simulator()
+    await sim.start()
+    try:
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=V1_3_CASE.title,
+            data=V1_3_CASE.entry_data(sim),
+            unique_id=V1_3_CASE.unique_id(sim),
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        for entity_id, (value, _unit) in V1_3_CASE.expected.items():
+            state = hass.states.get(entity_id)
+            assert state is not None, entity_id
+            if isinstance(value, str):
+                assert state.state == value, entity_id
+        sim.bms.alarm_bytes = bytes.fromhex("0400000000000000")  # high voltage alarm
+        await asyncio.sleep(3 * PERIOD)  # the next broadcasts carry it
+        await poll(hass)
+        assert entity_state(hass, "binary_sensor.pylontech_bms_high_voltage") == "on"
+        assert entity_state(hass, "sensor.pylontech_bms_operating_state") == "fault"
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await sim.stop()

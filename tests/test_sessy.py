@@ -25,7 +25,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import DOMAIN
 
-from .families.sessy import entry_data
+from .families import FamilyCase
+from .families.sessy import LOW_POWER_CASE, OLD_FIRMWARE_CASE, entry_data
 from .helpers import entity_state, poll, select_option
 from .simulators.faults import Fault
 from .simulators.sessy import API, NOM, PASSWORD, SERIAL, SessySimulator
@@ -318,3 +319,30 @@ async def test_error_state_raises_the_alarm(
     assert entity_state(hass, "binary_sensor.sessy_system_error") == "on"
     assert entity_state(hass, "binary_sensor.sessy_alarm") == "on"
     assert entity_state(hass, "sensor.sessy_operating_state") == "fault"
+
+
+@pytest.mark.parametrize("variant", [OLD_FIRMWARE_CASE, LOW_POWER_CASE], ids=["old_fw", "1700W"])
+async def test_firmware_and_power_variants(
+    hass: HomeAssistant, socket_enabled: None, variant: FamilyCase
+) -> None:
+    """Older firmware (no settings, no voltage) and a 1700 W owner limit, through Home Assistant."""
+    sim = variant.make_simulator()
+    await sim.start()
+    try:
+        entry = MockConfigEntry(
+            domain=DOMAIN, title="Sessy", data=variant.entry_data(sim), unique_id=SERIAL
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        for entity_id, (value, _unit) in variant.expected.items():
+            shown = entity_state(hass, entity_id)
+            assert shown == value if isinstance(value, str) else float(shown) == value, entity_id
+        voltage = hass.states.get("sensor.sessy_battery_voltage")
+        assert (voltage is None) is (variant is OLD_FIRMWARE_CASE)
+        assert variant.out_of_range is not None
+        with pytest.raises(ServiceValidationError):
+            await entry.runtime_data.coordinator.async_set_power_setpoint(variant.out_of_range)
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await sim.stop()

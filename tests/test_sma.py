@@ -19,7 +19,7 @@ from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.devices import sma
 
 from .families.sma import entry_data
-from .helpers import entity_state, poll, select_option, set_number
+from .helpers import battery_device, entity_state, poll, select_option, set_number
 from .simulators.sma import (
     APPLY_FALLBACK,
     CONTROL_ACTIVE,
@@ -64,7 +64,7 @@ async def test_device_info(
     hass: HomeAssistant, entry: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
     """Serial number (30057) and device type (30053) name the device."""
-    device = device_registry.async_get_device(identifiers={(DOMAIN, str(SERIAL))})
+    device = battery_device(hass, str(SERIAL))
     assert device is not None
     assert (device.manufacturer, device.model) == ("SMA", "Sunny Boy Storage 3.7")
     assert entry.runtime_data.coordinator.energy is None  # the inverter counts its energy itself

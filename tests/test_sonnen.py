@@ -18,6 +18,7 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -28,6 +29,7 @@ from .helpers import entity_state, poll, select_option
 from .simulators.faults import Fault
 from .simulators.sonnen import (
     MANUAL,
+    MODULE_EXTENSION,
     SELF_CONSUMPTION,
     SERIAL,
     TIME_OF_USE,
@@ -212,9 +214,10 @@ async def test_mode_change_ignored_by_battery_raises(
 async def test_setpoint_refreshed_before_it_times_out(
     hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
 ) -> None:
-    """The battery drops a setpoint after its timeout; the integration sends it again."""
+    """A battery that drops a setpoint (field reports, unconfirmed) gets it again."""
+    sonnen_sim.setpoint_timeout = 20.0
     await _set(hass, SETPOINT, 1200)
-    sonnen_sim.setpoint_at -= sonnen_sim.setpoint_timeout + 1  # the battery's timeout passed
+    await sonnen_sim.advance(21)  # the battery's timeout passed
     assert not sonnen_sim.setpoint_active
     assert sonnen_sim.battery_power() == 0
     await poll(hass, 31)  # the control refresh interval
@@ -325,3 +328,77 @@ async def test_shutdown_reason_raises_the_alarm(
     assert entity_state(hass, "binary_sensor.sonnenbatterie_system_error") == "on"
     assert entity_state(hass, "binary_sensor.sonnenbatterie_alarm") == "on"
     assert entity_state(hass, "sensor.sonnenbatterie_operating_state") == "fault"
+
+
+# --- control safety (issue 12) -----------------------------------------------------------------
+
+
+async def test_vpp_priority_is_a_permission_error_not_reauth(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """A setpoint answered 403 while the VPP has priority: a repair issue, no reauth, auto."""
+    sonnen_sim.vpp_priority = True
+    with pytest.raises(HomeAssistantError) as err:
+        await _set(hass, SETPOINT, 1000)
+    assert err.value.translation_key == "sonnen_vpp_priority"
+    await hass.async_block_till_done()
+    assert not list(sonnen.async_get_active_flows(hass, {SOURCE_REAUTH}))
+    assert sonnen_sim.mode == SELF_CONSUMPTION  # the manual mode was rolled back
+    assert not sonnen.runtime_data.coordinator.device.control_active
+    issues = ir.async_get(hass).issues
+    assert (DOMAIN, f"sonnen_vpp_priority_{sonnen.entry_id}") in issues
+    sonnen_sim.vpp_priority = False
+    await _set(hass, SETPOINT, 1000)  # control works again: the issue clears
+    assert (DOMAIN, f"sonnen_vpp_priority_{sonnen.entry_id}") not in ir.async_get(hass).issues
+
+
+async def test_service_mode_blocks_control(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """In the installer's testing / module-extension modes nothing is written."""
+    sonnen_sim.mode = MODULE_EXTENSION
+    await poll(hass)
+    with pytest.raises(HomeAssistantError) as err:
+        await _set(hass, SETPOINT, 1000)
+    assert err.value.translation_key == "sonnen_service_mode"
+    assert _writes(sonnen_sim) == []
+
+
+@pytest.mark.parametrize("step", [0, 1])
+async def test_failed_step_leaves_the_battery_in_its_own_mode(
+    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator, step: int
+) -> None:
+    """The mode PUT or the setpoint POST fails: the owner's mode is back, nothing forced."""
+    sonnen_sim.fail_write(step)
+    with pytest.raises(HomeAssistantError):
+        await _set(hass, SETPOINT, -2000)
+    assert not sonnen_sim.forced
+    assert not sonnen.runtime_data.coordinator.device.control_active
+    assert entity_state(hass, MODE) == "auto"
+
+
+async def test_crash_leaves_manual_mode_until_the_next_start(
+    hass: HomeAssistant, sonnen_entry: MockConfigEntry, sonnen_sim: SonnenSimulator
+) -> None:
+    """No expiry on the device (manual mode is kept): the next start releases it."""
+    sonnen_sim.user_mode = TIME_OF_USE
+    sonnen_sim.mode = TIME_OF_USE
+    sonnen_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(sonnen_entry.entry_id)
+    await hass.async_block_till_done()
+    await _set(hass, SETPOINT, 1500)
+    device = sonnen_entry.runtime_data.coordinator.device
+    record = device.control_record()
+    # Home Assistant disappears without releasing: the battery stays in manual mode.
+    device.record_hook = None
+    device._forced = False  # the crashed run forgets; its store does not
+    assert await hass.config_entries.async_unload(sonnen_entry.entry_id)
+    await sonnen_sim.advance(24 * 3600)
+    assert sonnen_sim.mode == MANUAL
+    assert sonnen_sim.battery_power() == 1500
+    assert record is not None
+    assert record["saved"] == {"EM_OperatingMode": TIME_OF_USE}
+    # The next start finds the stored record and restores the owner's time-of-use mode.
+    assert await hass.config_entries.async_setup(sonnen_entry.entry_id)
+    await hass.async_block_till_done()
+    assert sonnen_sim.mode == TIME_OF_USE

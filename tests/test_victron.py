@@ -30,7 +30,7 @@ from custom_components.home_battery.const import (
 )
 
 from .families.victron import entry_data
-from .helpers import entity_state, poll, select_option, set_number
+from .helpers import battery_device, entity_state, poll, select_option, set_number
 from .simulators.faults import Fault
 from .simulators.victron import SERIAL, SYSTEM, VictronSimulator
 
@@ -58,7 +58,7 @@ async def test_device_and_unique_ids(
     entity_registry: er.EntityRegistry,
 ) -> None:
     """One device per GX, identified by its serial; entity unique ids end in the model key."""
-    device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
+    device = battery_device(hass, SERIAL)
     assert device is not None
     assert device.manufacturer == "Victron Energy"
     assert device.serial_number == SERIAL
@@ -335,7 +335,7 @@ async def test_firmware_shown_on_the_device(
     hass: HomeAssistant, victron: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
     """834 rendered in hexadecimal is the Venus version (VIC366 @834)."""
-    device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
+    device = battery_device(hass, SERIAL)
     assert device is not None
     assert device.sw_version == "v3.66"
 

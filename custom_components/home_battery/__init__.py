@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .alarms import AlarmMonitor
+from .compat import OPTIONS_FLOW_RELOADS
 from .const import CONF_FAMILY, DOMAIN
 from .control import async_remove_control_record
 from .coordinator import HomeBatteryCoordinator
@@ -15,6 +16,7 @@ from .data import HomeBatteryConfigEntry, HomeBatteryData
 from .families import FAMILIES
 from .frontend import async_register_frontend
 from .planning.follower import ScheduleFollower
+from .registry import async_register_battery
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -46,16 +48,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) 
         # or CAN bus read by two listeners splits the data between them).
         await device.close()
         raise
-    identity = coordinator.identity
-    registered = dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, identity.serial_number)},
-        manufacturer=identity.manufacturer,
-        model=identity.model,
-        serial_number=identity.serial_number,
-        sw_version=identity.sw_version,
-        name=entry.title,
-    )
+    registered = async_register_battery(hass, entry, coordinator.identity)
     follower = ScheduleFollower(coordinator)
     alarms = AlarmMonitor(hass, coordinator, registered.id)
     entry.runtime_data = HomeBatteryData(coordinator=coordinator, follower=follower, alarms=alarms)
@@ -69,7 +62,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeBatteryConfigEntry) 
         await device.close()
 
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _release_on_stop))
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    if not OPTIONS_FLOW_RELOADS:  # newer Home Assistant reloads after the options flow itself
+        entry.async_on_unload(entry.add_update_listener(_async_reload))
     # Stopped before the coordinator's shutdown (registered earlier, run later) releases control.
     entry.async_on_unload(follower.async_stop)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

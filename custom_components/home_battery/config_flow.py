@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import voluptuous as vol
 
+from .compat import OptionsFlowBase
 from .const import (
     CONF_CAPACITY,
     CONF_FAMILY,
     CONF_HEAVY_LOAD_MINUTES,
     CONF_HEAVY_LOAD_POWER,
     CONF_LOAD_FORECAST_ENTITY,
+    CONF_LOAD_HISTORY_ENTITY,
     CONF_LOW_STATE_OF_CHARGE,
     CONF_MAX_CHARGE_POWER,
     CONF_MAX_DISCHARGE_POWER,
@@ -26,6 +28,7 @@ from .const import (
     CONF_ROUND_TRIP_EFFICIENCY,
     CONF_SCAN_INTERVAL,
     CONF_SELL_PRICE_ENTITY,
+    CONF_STABILITY_THRESHOLD,
     DEFAULT_CAPACITY,
     DEFAULT_HEAVY_LOAD_MINUTES,
     DEFAULT_HEAVY_LOAD_POWER,
@@ -33,6 +36,7 @@ from .const import (
     DEFAULT_MAX_POWER,
     DEFAULT_ROUND_TRIP_EFFICIENCY,
     DEFAULT_SCAN_INTERVAL,
+    DEFAULT_STABILITY_THRESHOLD,
     DOMAIN,
     LOGGER,
 )
@@ -46,6 +50,7 @@ from .devices.model import (
     DeviceIdentity,
     DeviceRejectedError,
     DeviceSilentError,
+    InvalidConfigError,
     UnsupportedError,
 )
 from .families import FAMILIES, Family
@@ -73,6 +78,12 @@ async def _probe(
         return None, {"base": "invalid_auth"}, {}
     except DeviceRejectedError as err:
         return None, {"base": "invalid_unit_id"}, {"unit_id": str(err.unit_id)}
+    except InvalidConfigError as err:  # a setting no request can carry; nothing was sent
+        return (
+            None,
+            {err.field: "invalid_host" if err.field == CONF_HOST else "invalid_characters"},
+            {},
+        )
     except DeviceSilentError:
         return None, {"base": "no_data"}, {}
     except DeviceConnectionError:
@@ -295,6 +306,10 @@ def _options_schema() -> vol.Schema:
                 CONF_HEAVY_LOAD_MINUTES, description={"suggested_value": DEFAULT_HEAVY_LOAD_MINUTES}
             ): number(0, 1440, step=1, unit="min"),
             **_PLANNING_SOURCES,
+            vol.Optional(
+                CONF_STABILITY_THRESHOLD,
+                description={"suggested_value": DEFAULT_STABILITY_THRESHOLD},
+            ): number(0, 50, step=0.5, unit="%"),
         }
     )
 
@@ -307,11 +322,12 @@ _PLANNING_SOURCES: dict[vol.Marker, selector.EntitySelector] = {
         CONF_SELL_PRICE_ENTITY,
         CONF_PV_FORECAST_ENTITY,
         CONF_LOAD_FORECAST_ENTITY,
+        CONF_LOAD_HISTORY_ENTITY,
     )
 }
 
 
-class HomeBatteryOptionsFlow(OptionsFlow):
+class HomeBatteryOptionsFlow(OptionsFlowBase):
     """Polling interval and the battery parameters planning uses."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

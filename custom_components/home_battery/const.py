@@ -22,6 +22,12 @@ CONF_PRICE_ENTITY: Final = "price_entity"
 CONF_SELL_PRICE_ENTITY: Final = "sell_price_entity"
 CONF_PV_FORECAST_ENTITY: Final = "pv_forecast_entity"
 CONF_LOAD_FORECAST_ENTITY: Final = "load_forecast_entity"
+# Without a load forecast: the history of this sensor (default: the battery's house consumption).
+CONF_LOAD_HISTORY_ENTITY: Final = "load_history_entity"
+# Schedule control keeps the slot in force unless the new plan gains more than this share (%)
+# of its savings: no flapping between plans that differ by noise.
+CONF_STABILITY_THRESHOLD: Final = "stability_threshold"
+DEFAULT_STABILITY_THRESHOLD: Final = 1.0  # %
 
 DEFAULT_SCAN_INTERVAL: Final = 10
 DEFAULT_CAPACITY: Final = 10.0

@@ -75,7 +75,12 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
             max_discharge_power=options.get(CONF_MAX_DISCHARGE_POWER, DEFAULT_MAX_POWER),
         )
         if not self.device.capabilities.energy_counters >= set(INTEGRATED_COUNTERS):
-            self.energy = EnergyIntegrator()
+            # Samples beyond the rating are skipped; a gap of more than a few polls is not
+            # bridged (the energy moved meanwhile is unknown).
+            self.energy = EnergyIntegrator(
+                max_power=self._rated_power(),
+                max_gap=3 * self.update_interval.total_seconds() if self.update_interval else 300,
+            )
         await self.control.async_recover()
 
     async def _async_update_data(self) -> BatteryState:
@@ -98,13 +103,16 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         self._integrate(state)
         return state
 
+    def _rated_power(self) -> float | None:
+        """Return the larger of the setpoint bounds (W), the best rating the device gives."""
+        try:
+            return max(abs(limit) for limit in self.device.power_limits())
+        except DeviceError:
+            return None
+
     def _drop_implausible(self, state: BatteryState) -> None:
         """Make values no battery can report unknown for this poll (one line per key)."""
-        try:
-            rated = max(abs(limit) for limit in self.device.power_limits())
-        except DeviceError:
-            rated = None
-        for key in drop_implausible(state, rated_power=rated):
+        for key in drop_implausible(state, rated_power=self._rated_power()):
             if key not in self._implausible_seen:
                 self._implausible_seen.add(key)
                 LOGGER.warning(
@@ -167,5 +175,6 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
         return {
             "capabilities": self.device.capabilities,
             "control": self.control.diagnostics(),
+            "missing_data": self.device.missing_data,
             "state": self.data,
         }

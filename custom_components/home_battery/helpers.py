@@ -25,6 +25,7 @@ from .devices.model import (
     UnsupportedError,
     WriteNotAcceptedError,
 )
+from .schedule import PlanInputError, PlanningError
 
 
 def translated(key: str, **placeholders: str) -> dict[str, Any]:
@@ -73,3 +74,13 @@ def read_error(err: DeviceError) -> Exception:
     if isinstance(err, DeviceAuthError):
         return ConfigEntryAuthFailed(**translated("authentication_failed"))
     return UpdateFailed(**translated("communication_error", error=str(err)))
+
+
+def plan_error(err: PlanningError) -> ServiceValidationError:
+    """Return the translated error of input the planner cannot use, naming the field."""
+    what = f"{err.field or err.reason}: {err.detail or err.reason}"
+    if isinstance(err, PlanInputError):
+        return ServiceValidationError(**translated("invalid_parameters", reason=what))
+    if err.field in (None, "prices", "sell_prices"):
+        return ServiceValidationError(**translated("invalid_prices", reason=what))
+    return ServiceValidationError(**translated("invalid_forecast", reason=what))

@@ -17,7 +17,9 @@ ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 
 # Sources: an entity id, or a list / response object (each item is checked off the event loop
 # by the planner: a year of 15-minute prices must not block Home Assistant while it is read).
-_SOURCE = vol.Any(cv.entity_id, list, dict)
+MAX_ENTRIES = 1_000_000  # of a list source: ten years of 15-minute prices fit (schedule.LIMITS)
+_LIST = vol.All(list, vol.Length(max=MAX_ENTRIES))
+_SOURCE = vol.Any(cv.entity_id, _LIST, dict)
 
 
 def _number(minimum: float, maximum: float) -> vol.All:
@@ -38,7 +40,10 @@ SCHEMA = vol.Schema(
         vol.Required("prices"): _SOURCE,
         vol.Optional("sell_prices"): _SOURCE,
         vol.Optional("pv_forecast"): _SOURCE,
-        vol.Optional("load_forecast"): _SOURCE,
+        # `auto`: a profile from the history of the battery's house consumption.
+        vol.Optional("load_forecast"): vol.Any("auto", _SOURCE),
+        vol.Optional("area"): cv.string,
+        vol.Optional("allow_pv_curtailment"): cv.boolean,
         vol.Optional("capacity"): _number(0.01, 1000),
         vol.Optional("state_of_charge"): _PERCENT,
         vol.Optional("min_state_of_charge"): _PERCENT,

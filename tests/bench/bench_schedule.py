@@ -1,6 +1,9 @@
 """Benchmark of the planning layer: solve times, import time, and savings against simple rules.
 
-Run from the repository root: ``python -m tests.bench.bench_schedule``.
+Run from the repository root: ``python -m tests.bench schedule``. Figures: the solve time of
+every case (the tests' cases, the worst cases and the real fixtures) against a plain LP solve of
+the same model in the same run; the MILP oracle; plan stability over two real days; the value of
+a load forecast from history over a week.
 """
 
 from collections.abc import Callable
@@ -21,8 +24,14 @@ from custom_components.home_battery.schedule import (
     build_problem,
     solve,
 )
+from custom_components.home_battery.schedule.formulation import build_lp
+from custom_components.home_battery.schedule.lp import run as run_lp
 from custom_components.home_battery.schedule.plan import Flows, flow_cost
 from tests.schedule.oracle import solve_oracle
+
+from .schedule_cases import cases
+from .schedule_load_value import figures as load_value_figures
+from .schedule_stability import figures as stability_figures
 
 START = datetime(2026, 4, 20, tzinfo=UTC)  # a spring Monday
 RESOLUTION = 15
@@ -163,21 +172,28 @@ def savings(problem: Problem, flows: Flows) -> float:
 def run() -> list[tuple[str, str]]:
     """Measure and return (figure, value) pairs."""
     figures: list[tuple[str, str]] = []
-    cases = {"24 h": 1, "48 h": 2, "7 days": 7}
-    for name, days in cases.items():
-        problem = scenario(days)
-        ms = median_ms(lambda problem=problem: solve(problem), 31 if days < 7 else 15)
-        figures.append((f"schedule LP solve, {name} @ 15 min (median)", f"{ms:.1f} ms"))
-    negative = negative_price_scenario()
-    repaired = solve(negative)
-    ms = median_ms(lambda: solve(negative), 11)
-    figures.append(
-        (
-            "schedule LP + MILP repair, 48 h @ 15 min, negative prices, no PV (median)",
-            f"{ms:.1f} ms ({repaired.status})",
+    worst = ("", 0.0)
+    ratios = []
+    for name, build in cases().items():
+        problem = build()
+        model, _ = build_lp(problem)
+        ours = median_ms(lambda problem=problem: solve(problem), 9)
+        plain = median_ms(lambda model=model: run_lp(model, 10.0), 9)
+        status = solve(problem).status
+        ratios.append(ours / plain)
+        figures.append(
+            (
+                f"schedule {name}, {problem.count} slots",
+                f"{ours:.1f} ms median ({status}); plain LP {plain:.1f} ms; x{ours / plain:.1f}",
+            )
         )
+        if ours > worst[1]:
+            worst = (name, ours)
+    figures.append(("schedule worst case (median)", f"{worst[1]:.1f} ms: {worst[0]}"))
+    figures.append(
+        ("schedule ours / plain LP, median over cases", f"x{statistics.median(ratios):.2f}")
     )
-    for name, days in cases.items():
+    for name, days in {"24 h": 1, "48 h": 2, "7 days": 7}.items():
         problem = scenario(days)
         ms = median_ms(lambda problem=problem: solve_oracle(problem), 5 if days < 7 else 1)
         figures.append((f"schedule MILP oracle, {name} @ 15 min (median)", f"{ms:.1f} ms"))
@@ -199,6 +215,8 @@ def run() -> list[tuple[str, str]]:
         figures.append(
             (f"schedule savings, {name} rule", f"{value:.3f} EUR ({share:.0f} % of the optimum)")
         )
+    figures.extend(stability_figures())
+    figures.extend(load_value_figures())
     return figures
 
 

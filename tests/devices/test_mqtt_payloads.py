@@ -77,25 +77,35 @@ def test_signs() -> None:
             -2000,
             CommandFormat.JSON,
             PowerSign.DISCHARGE_POSITIVE,
-            '{"power": -2000, "mode": "manual"}',
+            '{"power": -2000, "mode": "manual", "expires_in": 120}',
         ),
-        (-2000, CommandFormat.JSON, PowerSign.CHARGE_POSITIVE, '{"power": 2000, "mode": "manual"}'),
+        (
+            -2000,
+            CommandFormat.JSON,
+            PowerSign.CHARGE_POSITIVE,
+            '{"power": 2000, "mode": "manual", "expires_in": 120}',
+        ),
         (
             1500.4,
             CommandFormat.JSON,
             PowerSign.DISCHARGE_POSITIVE,
-            '{"power": 1500, "mode": "manual"}',
+            '{"power": 1500, "mode": "manual", "expires_in": 120}',
         ),
-        (0, CommandFormat.JSON, PowerSign.CHARGE_POSITIVE, '{"power": 0, "mode": "manual"}'),
+        (
+            0,
+            CommandFormat.JSON,
+            PowerSign.CHARGE_POSITIVE,
+            '{"power": 0, "mode": "manual", "expires_in": 120}',
+        ),
         (-2000, CommandFormat.TEXT, PowerSign.CHARGE_POSITIVE, "CHARGE 2000W"),
         (1500, CommandFormat.TEXT, PowerSign.DISCHARGE_POSITIVE, "DISCHARGE 1500W"),
-        (0.3, CommandFormat.TEXT, PowerSign.DISCHARGE_POSITIVE, "IDLE"),
+        (0.3, CommandFormat.TEXT, PowerSign.DISCHARGE_POSITIVE, "DISCHARGE 0W"),  # hold
     ],
 )
 def test_setpoint_command(
     watts: float, command_format: CommandFormat, sign: PowerSign, payload: str
 ) -> None:
-    """JSON carries the power in the device's sign; text names the direction."""
+    """JSON carries the power in the device's sign and its expiry; text names the direction."""
     assert setpoint_command(watts, command_format, sign) == payload
 
 

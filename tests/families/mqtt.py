@@ -20,7 +20,7 @@ from custom_components.home_battery.const import (
     CONF_MAX_CHARGE_POWER,
     CONF_MAX_DISCHARGE_POWER,
 )
-from custom_components.home_battery.devices.mqtt import MqttDevice
+from custom_components.home_battery.devices.mqtt import COMMAND_EXPIRY_SECONDS, MqttDevice
 from custom_components.home_battery.families.mqtt import (
     CONF_COMMAND_FORMAT,
     CONF_COMMAND_TOPIC,
@@ -131,4 +131,9 @@ CASE = FamilyCase(
     make_device=lambda sim: MqttDevice(config_from_data(entry_data(sim)), AmqttTransport(sim.port)),
     support_entries=lambda sim: [mqtt_entry(sim)],
     test_patches=mqtt_test_tuning,
+    # The command contract: a bridge drops a setpoint 120 s after the last command.
+    forced=lambda sim: sim.forced,
+    crash_bound=COMMAND_EXPIRY_SECONDS,
+    advance=lambda sim, seconds: sim.advance(seconds),
+    invalid_writes=lambda sim: sim.invalid_writes,
 )

@@ -26,8 +26,8 @@ def entry_data(sim: PliSimulator) -> dict[str, Any]:
 CASE = FamilyCase(
     key="plasmatronics",
     title="Plasmatronics",
-    # No serial number on the regulator: the port (here the serial server's URL) identifies it.
-    serial=lambda sim: sim.url,
+    # No serial number on the regulator: its own settings identify it (wherever it is plugged in).
+    serial=lambda sim: sim.regulator_id,
     make_simulator=PliSimulator,
     entry_data=entry_data,
     expected={

@@ -9,6 +9,7 @@ second poll of a silent bus finds the data stale, and a poll after the BMS is ba
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -75,4 +76,17 @@ CASE = FamilyCase(
     # that are not frames. DROP and EXCEPTION have no meaning for a bus that is only listened to.
     faults=(Fault.REFUSE, Fault.STALL, Fault.GARBAGE),
     poll_clock_step=61.0,  # a silent bus counts as lost once the silence timeout has passed
+)
+
+# Protocol V1.3 (current US5000 firmware): alarms from 0x35A, permissions from the current limits,
+# no charge requests (0x35C is gone). For the shared suite's table: add it to `CASES`.
+V1_3_CASE = replace(
+    CASE,
+    key="pylontech_can",
+    make_simulator=partial(PylontechCanSimulator, period=PERIOD, protocol="1.3"),
+    expected={
+        key: value
+        for key, value in CASE.expected.items()
+        if not key.endswith(("force_charge_requested", "full_charge_requested"))
+    },
 )

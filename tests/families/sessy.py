@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+import math
 from typing import Any
 
 import aiohttp
@@ -64,4 +67,29 @@ CASE = FamilyCase(
     # Wrong credentials start reauth and a stall needs a short timeout: tests/test_sessy.py.
     faults=(Fault.REFUSE, Fault.DROP, Fault.EXCEPTION, Fault.GARBAGE),
     make_device=make_device,
+    # Nothing ends the API strategy on the dongle (a lost network only sets the setpoint to 0):
+    # no device-side bound; a dongle left forced is released at the next start.
+    forced=lambda sim: sim.forced,
+    crash_bound=math.inf,  # no device-side bound: see the device module docstring
+    advance=lambda sim, seconds: sim.advance(seconds),
+    invalid_writes=lambda sim: sim.invalid_writes,
+)
+
+# Older dongle firmware (gruijter/nl.sessy's capture: fewer fields, no settings endpoint) on a
+# battery whose owner set 1700 W: the limits fall back to the inverter's 2200 W, no voltage.
+OLD_FIRMWARE_CASE = replace(
+    CASE,
+    make_simulator=partial(SessySimulator, old_firmware=True),
+    expected={k: v for k, v in CASE.expected.items() if k != "sensor.sessy_battery_voltage"},
+)
+# Current firmware with the owner's max_power 1700 W in /api/v1/system/settings.
+LOW_POWER_CASE = replace(
+    CASE,
+    make_simulator=partial(SessySimulator, max_power=1700),
+    expected=CASE.expected
+    | {
+        "sensor.sessy_maximum_charge_power": (1700, "W"),
+        "sensor.sessy_maximum_discharge_power": (1700, "W"),
+    },
+    out_of_range=-1800,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import aiohttp
@@ -10,6 +11,7 @@ from homeassistant.const import CONF_API_TOKEN, CONF_HOST
 from custom_components.home_battery.const import CONF_FAMILY
 from custom_components.home_battery.devices.base import BatteryDevice
 from custom_components.home_battery.devices.sonnen import SonnenConfig, SonnenDevice
+from custom_components.home_battery.families.sonnen import CONF_SERIAL_NUMBER
 
 from ..simulators.faults import Fault
 from ..simulators.sonnen import SELF_CONSUMPTION, SERIAL, TOKEN, SonnenSimulator
@@ -18,14 +20,19 @@ from . import FamilyCase
 
 def entry_data(sim: SonnenSimulator) -> dict[str, Any]:
     """Config data pointing at the simulator (the host field takes `host:port`)."""
-    return {CONF_FAMILY: "sonnen", CONF_HOST: f"127.0.0.1:{sim.port}", CONF_API_TOKEN: TOKEN}
+    return {
+        CONF_FAMILY: "sonnen",
+        CONF_HOST: f"127.0.0.1:{sim.port}",
+        CONF_API_TOKEN: TOKEN,
+        CONF_SERIAL_NUMBER: SERIAL,
+    }
 
 
 def make_device(sim: SonnenSimulator) -> BatteryDevice:
     """The device with its own aiohttp session, for the benchmarks (no Home Assistant)."""
     return SonnenDevice(
         aiohttp.ClientSession(),
-        SonnenConfig(host=f"127.0.0.1:{sim.port}", api_token=TOKEN),
+        SonnenConfig(host=f"127.0.0.1:{sim.port}", api_token=TOKEN, serial_number=SERIAL),
         close_session=True,
     )
 
@@ -64,4 +71,10 @@ CASE = FamilyCase(
     # tested there too, with a short timeout.
     faults=(Fault.REFUSE, Fault.DROP, Fault.EXCEPTION, Fault.GARBAGE),
     make_device=make_device,
+    # Manual mode is kept until a new value arrives (sonnen's API doc): no device-side bound;
+    # a battery left forced is released at the next start (tests/test_sonnen.py).
+    forced=lambda sim: sim.forced,
+    crash_bound=math.inf,  # no device-side bound: see the device module docstring
+    advance=lambda sim, seconds: sim.advance(seconds),
+    invalid_writes=lambda sim: sim.invalid_writes,
 )

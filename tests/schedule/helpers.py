@@ -13,7 +13,7 @@ from custom_components.home_battery.schedule import (
     SlotGrid,
     build_problem,
 )
-from custom_components.home_battery.schedule.solver import TIE_BREAK, price_scale
+from custom_components.home_battery.schedule.formulation import TIE_BREAK, price_scale
 
 START = datetime(2026, 6, 1, tzinfo=UTC)
 TOL = 1e-6

@@ -130,7 +130,7 @@ def solve_oracle(problem: Problem, *, time_limit: float = 120.0) -> OracleResult
         target = min(bat.capacity * opt.target_state_of_charge / 100, e_hi)
         rows.add(target, INF, {last_e: 1.0})
 
-    highs = highspy.Highs()
+    highs = highspy._Highs()  # silent, like the planner (see schedule/lp.py)
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("time_limit", time_limit)
     highs.setOptionValue("mip_rel_gap", 0.0)

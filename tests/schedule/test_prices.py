@@ -335,19 +335,21 @@ def test_bad_arguments() -> None:
 # --- forecasts and grids ----------------------------------------------------------------------
 
 
-def test_align_forecast_holds_averages_and_fills_with_zero() -> None:
+def test_align_forecast_holds_averages_and_reports_where_it_ends() -> None:
     grid = SlotGrid(utc(DAY), 15, 12)
     hourly = [{"start": s, "end": e, "power": v} for s, e, v in hours(DAY, [1000.0, 2000.0])]
-    assert align_forecast(hourly, grid) == (1000.0,) * 4 + (2000.0,) * 4 + (0.0,) * 4
+    forecast = align_forecast(hourly, grid)
+    assert forecast.values == (1000.0,) * 4 + (2000.0,) * 4  # no zero-fill after the end
+    assert forecast.covered == 8
+    assert forecast.info.ends == "ended"
     fine = [{"start": s, "power": v} for s, _, v in quarters(DAY, [0.0, 100.0, 200.0, 300.0])]
-    assert align_forecast({"forecast": fine}, SlotGrid(utc(DAY), 60, 1)) == (150.0,)
+    assert align_forecast({"forecast": fine}, SlotGrid(utc(DAY), 60, 1)).values == (150.0,)
     solcast = [
         {"period_start": s.isoformat(), "pv_estimate": 1.5} for s, _, _ in hours(DAY, [0] * 3)
     ]
-    assert align_forecast({"detailedForecast": solcast}, SlotGrid(utc(DAY), 60, 2)) == (
-        1500.0,
-        1500.0,
-    )
+    aligned = align_forecast({"detailedForecast": solcast}, SlotGrid(utc(DAY), 60, 2))
+    assert aligned.values == (1500.0, 1500.0)
+    assert aligned.info.kind == "solcast"
     with pytest.raises(PriceFormatError):
         align_forecast({"state": 3}, grid)
 

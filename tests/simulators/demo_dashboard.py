@@ -3,15 +3,15 @@
 - `link_repository_files`: the integration, the dashboard and the notify blueprint appear in the
   demo's config folder as links to the repository, so the demo shows the files users copy.
 - `feed`: once Home Assistant is up, a week of hourly statistics for the demo battery (so the
-  daily energy chart and the 24-hour charts are full at once, not after days of running), and
-  the STAND-IN schedule below.
+  daily energy chart and the 24-hour charts are full at once, not after days of running; the
+  energy counters' live statistics are made to continue them), and the STAND-IN schedule below.
 
 STAND-IN: until the planning layer's `sensor.<battery>_schedule` exists, `feed` posts a state of
 that id through the REST API, with exactly the contract's shape (state = the current slot's
 action; attributes `slots`, `cost`, `baseline_cost`, `savings`, `status`, `solve_ms`,
 `updated`) and `stand_in: true`. It is planned here by a crude price-rank rule, not by the
 integration. As soon as the real sensor exists the stand-in stops by itself; to remove it, delete
-`_StandInSchedule` and its use in `feed`.
+`_StandInSchedule` and `_keep_stand_in`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 import itertools
+import json
 import math
 import os
 from pathlib import Path
@@ -43,6 +44,8 @@ MIN_SOC, MAX_SOC = 10.0, 95.0
 PLAN_POWER_W = 2500.0
 HOUSE_LOAD_W = 800.0  # the stand-in's assumed consumption, for its cost figures
 QUARTER = timedelta(minutes=15)
+# In the config folder while the live statistics still have to continue the imported week.
+LIVE_SUMS_FILE = ".demo-live-sums.json"
 
 
 def link_repository_files(config_dir: Path) -> None:
@@ -232,7 +235,7 @@ UNITS = {
 }
 
 
-async def _import_statistics(api: _Api) -> None:
+async def _import_statistics(api: _Api, config_dir: Path) -> None:
     """Import the week once: skipped when the battery already has statistics."""
     probe = f"sensor.{BATTERY}_energy_charged"
     (existing,) = await api.ws(
@@ -245,6 +248,8 @@ async def _import_statistics(api: _Api) -> None:
     )
     if existing.get(probe):
         return
+    now = datetime.now(UTC)
+    week = weekly_statistics(now)
     commands = [
         {
             "type": "recorder/import_statistics",
@@ -258,10 +263,62 @@ async def _import_statistics(api: _Api) -> None:
             },
             "stats": stats,
         }
-        for key, stats in weekly_statistics(datetime.now(UTC)).items()
+        for key, stats in week.items()
     ]
     await api.ws(*commands)
+    # What _continue_live_sums adds to the live statistics, kept until it is done.
+    sums = {
+        f"sensor.{BATTERY}_{key}": week[key][-1]["sum"]
+        for key, unit in UNITS.items()
+        if unit == "kWh"
+    }
+    start = now.replace(minute=0, second=0, microsecond=0).isoformat()
+    (config_dir / LIVE_SUMS_FILE).write_text(json.dumps({"start": start, "sums": sums}))
     print(f"Imported a week of statistics for sensor.{BATTERY}_*")
+
+
+async def _continue_live_sums(api: _Api, config_dir: Path) -> None:
+    """Make the energy counters' live statistics continue the imported week.
+
+    Home Assistant compiles a counter's first live statistics from its 5-minute statistics, which
+    an import does not write: its live `sum` starts again at 0 (the recorder's "zero point"), and
+    the first live hour would show the week's total as negative energy. Once the first 5-minute
+    statistics exist, the imported total is added to them and to all that follow (the recorder's
+    own adjust_sum_statistics, as the energy dashboard's fix does). Done once: the file that asks
+    for it goes when it is done, and a demo stopped before then does it on its next start.
+    """
+    path = config_dir / LIVE_SUMS_FILE
+    if not path.exists():
+        return
+    pending = json.loads(path.read_text())
+    for _ in range(60):  # the recorder compiles 5-minute statistics every 5 minutes
+        (found,) = await api.ws(
+            {
+                "type": "recorder/statistics_during_period",
+                "start_time": pending["start"],
+                "statistic_ids": list(pending["sums"]),
+                "period": "5minute",
+                "types": ["sum"],
+            }
+        )
+        if all(found.get(statistic_id) for statistic_id in pending["sums"]):
+            break
+        await asyncio.sleep(20)
+    else:
+        return
+    await api.ws(
+        *(
+            {
+                "type": "recorder/adjust_sum_statistics",
+                "statistic_id": statistic_id,
+                "start_time": pending["start"],
+                "adjustment": total,
+                "adjustment_unit_of_measurement": "kWh",
+            }
+            for statistic_id, total in pending["sums"].items()
+        )
+    )
+    path.unlink()
 
 
 # --- STAND-IN schedule ------------------------------------------------------------------------
@@ -376,8 +433,22 @@ def _cost(grid_w: float, buy: float, sell: float) -> float:
     return kwh * (buy if kwh > 0 else sell)
 
 
+async def _statistics(api: _Api, config_dir: Path) -> None:
+    """Import the week (first run) and make the live statistics continue it."""
+    try:
+        await _import_statistics(api, config_dir)
+        await _continue_live_sums(api, config_dir)
+    except (aiohttp.ClientError, RuntimeError) as err:
+        print("Importing the demo statistics failed:", err, file=sys.stderr)
+
+
 async def feed(
-    onboarding: asyncio.Task[None], url: str, client_id: str, user: str, password: str
+    onboarding: asyncio.Task[None],
+    config_dir: Path,
+    url: str,
+    client_id: str,
+    user: str,
+    password: str,
 ) -> None:
     """Fill the dashboard once Home Assistant is up, and keep the stand-in schedule fresh."""
     await onboarding
@@ -391,14 +462,15 @@ async def feed(
         else:
             print(f"sensor.{BATTERY}_state_of_charge never appeared", file=sys.stderr)
             return
+        await asyncio.gather(_statistics(api, config_dir), _keep_stand_in(api))
+
+
+async def _keep_stand_in(api: _Api) -> None:
+    """Keep the stand-in schedule fresh (until the real schedule sensor exists)."""
+    stand_in = _StandInSchedule(api)
+    while True:
         try:
-            await _import_statistics(api)
-        except (aiohttp.ClientError, RuntimeError) as err:
-            print("Importing the demo statistics failed:", err, file=sys.stderr)
-        stand_in = _StandInSchedule(api)
-        while True:
-            try:
-                await stand_in.update()
-            except (aiohttp.ClientError, KeyError, ValueError) as err:
-                print("Stand-in schedule:", err, file=sys.stderr)
-            await asyncio.sleep(30)
+            await stand_in.update()
+        except (aiohttp.ClientError, KeyError, ValueError) as err:
+            print("Stand-in schedule:", err, file=sys.stderr)
+        await asyncio.sleep(30)

@@ -6,7 +6,11 @@ while CHARGING, as many DIY systems do) and its temperature as a plain number on
 `<base>/temperature`. It obeys commands on `<base>/set` in either format: JSON
 `{"power": W, "mode": "manual" | "auto"}` (power in its own sign) or text `CHARGE 2000W`,
 `DISCHARGE 2000W`, `IDLE`. In manual mode it holds the commanded power; in auto it follows its
-own `auto_power_w`.
+own `auto_power_w`. It honours the integration's command contract (devices/mqtt.py): a
+setpoint expires `expires_in` seconds (JSON) or 120 s (text) after the last command, on the
+bridge's own clock (`advance` moves it), and the battery is back in auto. `fail_write(n)`: the
+n-th command from now is ignored, as a bridge that missed or rejected it; `invalid_writes`:
+commands it could not parse.
 
 Faults: REFUSE / DROP on the broker's port as Home Assistant sees it (see mqtt_broker.py),
 STALL: the battery stops publishing, GARBAGE: it publishes payloads that are not its format.
@@ -24,11 +28,13 @@ import contextlib
 import json
 import re
 import threading
+import time
 from typing import Any
 
 from amqtt.client import MQTTClient
 from amqtt.mqtt.constants import QOS_0, QOS_1
 
+from .base import WriteFailures
 from .faults import Fault
 from .mqtt_broker import LOOPBACK, FaultProxy, MqttBroker
 
@@ -38,6 +44,7 @@ TEMPERATURE_TOPIC = f"{BASE_TOPIC}/temperature"
 COMMAND_TOPIC = f"{BASE_TOPIC}/set"
 IDENTIFIER = "garage-battery-1"
 _TEXT_COMMAND = re.compile(r"^(CHARGE|DISCHARGE) (\d+)W$")
+TEXT_EXPIRY = 120.0  # seconds: the contract's expiry for text commands
 # How long clients get to act on a change before set_fault returns (everything is on loopback).
 _SETTLE_SECONDS = 0.2
 
@@ -84,6 +91,10 @@ class MqttBatterySimulator:
         self.commanded_w: float | None = None
         self.commands: list[str] = []
         self.publishes = 0
+        self.invalid_writes = 0
+        self.expires_at: float | None = None  # on the bridge's clock
+        self.write_failures = WriteFailures()
+        self._clock_offset = 0.0
 
     # --- what the shared suite uses -------------------------------------------------------
 
@@ -103,9 +114,33 @@ class MqttBatterySimulator:
         """Return how many messages were addressed to the battery: its state is pushed."""
         return len(self.commands)
 
+    def now(self) -> float:
+        """Return the bridge's own clock (seconds)."""
+        return time.monotonic() + self._clock_offset
+
+    async def advance(self, seconds: float) -> None:
+        """Move the bridge's clock on: an expired setpoint returns the battery to auto."""
+        self._clock_offset += seconds
+        self._expire()
+
+    def fail_write(self, index: int = 0) -> None:
+        """Make the index-th command from now be ignored."""
+        self.write_failures.fail_write(index)
+
+    @property
+    def forced(self) -> bool:
+        """Return True while a setpoint of the integration's is in force."""
+        self._expire()
+        return self.mode == "manual"
+
+    def _expire(self) -> None:
+        if self.mode == "manual" and self.expires_at is not None and self.now() >= self.expires_at:
+            self.mode, self.commanded_w, self.expires_at = "auto", None, None
+
     @property
     def power_w(self) -> float:
         """Return the battery power now (W, + discharging)."""
+        self._expire()
         if self.mode == "manual" and self.commanded_w is not None:
             return self.commanded_w
         return self.auto_power_w
@@ -227,19 +262,25 @@ class MqttBatterySimulator:
     def apply_command(self, text: str) -> None:
         """Act on a command in either format; anything else is ignored, as a device would."""
         self.commands.append(text)
+        if self.write_failures.write_failed():
+            return
         if text.strip() == "IDLE":
-            self.mode, self.commanded_w = "auto", None
+            self.mode, self.commanded_w, self.expires_at = "auto", None, None
         elif match := _TEXT_COMMAND.match(text.strip()):
             watts = float(match.group(2))
             self.mode = "manual"
             self.commanded_w = watts if match.group(1) == "DISCHARGE" else -watts
+            self.expires_at = self.now() + TEXT_EXPIRY
         else:
-            with contextlib.suppress(ValueError, TypeError, KeyError):
+            try:
                 command: Any = json.loads(text)
                 if command["mode"] == "auto":
-                    self.mode, self.commanded_w = "auto", None
+                    self.mode, self.commanded_w, self.expires_at = "auto", None, None
                 else:
                     self.mode, self.commanded_w = "manual", -float(command["power"])
+                    self.expires_at = self.now() + float(command.get("expires_in", TEXT_EXPIRY))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self.invalid_writes += 1
 
     def tick(self, seconds: float, capacity_wh: float = 10000) -> None:
         """Move the state of charge by the power over `seconds` (for the demo)."""

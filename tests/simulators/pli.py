@@ -1,5 +1,8 @@
 """A Plasmatronics regulator behind a PLI: on a TCP serial server, an RFC 2217 server or a pty.
 
+`REAL_PL80` are the settings of a real PL80 (mlandauer/solar-battery-monitoring docs/settings.md,
+28 Jan 2020: 24 V, program 0, 880 Ah): `PliSimulator(**REAL_PL80)`.
+
 The peer serves a 256-byte RAM through 4-byte PLI frames `[command, address, data, 255 − command]`:
 it checks the complement byte (error 130 on a mismatch), answers unknown commands with 131, reads
 with `[200, value]` and a loopback with `[128]`. What the PLI answers to writes is not documented;
@@ -33,6 +36,7 @@ CHARGE_STEP = {"PL20": 0.1, "PL40": 0.2, "PL60": 0.4, "PL80": 0.4}
 LOAD_STEP = {"PL20": 0.1, "PL40": 0.1, "PL60": 0.2, "PL80": 0.2}
 SYSTEM_CODES = {12: 0, 24: 1, 32: 2, 36: 3, 48: 4}
 GARBAGE = b"\x17\x42\x99\x00"
+REAL_PL80 = {"model": "PL80", "system_volts": 24, "program": 0, "capacity_ah": 880}
 FRAME_GAP = 0.05  # seconds of silence after which a partial frame is forgotten, as a UART would
 
 
@@ -69,6 +73,8 @@ class PliSimulator(PhysicsLoop):
         link: Literal["tcp", "rfc2217", "pty"] = "tcp",
         model: str = "PL60",
         system_volts: int = 48,
+        capacity_ah: int = 400,
+        program: int = 1,
         tick: float = 0.5,
         time_scale: float = 1.0,
     ) -> None:
@@ -86,7 +92,8 @@ class PliSimulator(PhysicsLoop):
         self.load_amps = 5.0
         self.external_charge_amps: float | None = 2.0  # 0.1 A steps; None: no shunt fitted
         self.external_load_amps: float | None = 3.0  # whole-amp steps; None: no shunt fitted
-        self.capacity_ah = 400
+        self.capacity_ah = capacity_ah  # the owner's setting (address 94, 20 Ah steps)
+        self.program = program  # the owner's charge program (address 93, high nibble)
         self.charge_stage = 0  # boost
         self.fault = Fault.NONE
         self.error_code = 133
@@ -114,6 +121,14 @@ class PliSimulator(PhysicsLoop):
     @property
     def port(self) -> int:
         return self.server.port
+
+    @property
+    def regulator_id(self) -> str:
+        """The identity its settings give the regulator: model, software, volts, program, Ah."""
+        version = VERSIONS[self.model]
+        return (
+            f"{self.model}-sw{version}-{self.system_volts}V-prog{self.program}-{self.capacity_ah}Ah"
+        )
 
     @property
     def connections(self) -> int:
@@ -164,7 +179,7 @@ class PliSimulator(PhysicsLoop):
         ram[46], ram[47] = now.tm_sec // 2, now.tm_min % 6
         ram[48] = now.tm_hour * 10 + now.tm_min // 6  # tenths of an hour
         ram[50] = _byte(self.battery_volts / (0.1 * self.system_volts / 12))
-        ram[93] = 1 << 4 | SYSTEM_CODES[self.system_volts]  # program 1
+        ram[93] = self.program << 4 | SYSTEM_CODES[self.system_volts]
         ram[94] = _byte(self.capacity_ah / 20)
         ram[101] = self.charge_stage
         ram[181] = _byte(self.soc)

@@ -55,9 +55,29 @@ class BmsValues:
     requests: int = 0xC0  # 0x35C: charge and discharge enabled
     manufacturer: str = "PYLON"
     voltage_unit: float = 0.01  # 0.1: a BMS (or emulator) that sends 0x356 in 0.1 V
+    # "1.3": current US5000 firmware (setfirelabs' "New Pylontechs"): 0x355 in 6 bytes, 0x35A
+    # (alarms and warnings, two bits each, 01 active) and 0x35F ("LI", version 1.3, 572 Ah)
+    # instead of 0x359 and 0x35C.
+    protocol: str = "1.2"
+    alarm_bytes: bytes = bytes(8)  # 0x35A as sent (V1.3)
 
     def frames(self) -> list[tuple[int, bytes]]:
         """Return the six frames of one broadcast."""
+        if self.protocol == "1.3":
+            return [
+                *self._common_frames(bytes(2)),
+                (858, self.alarm_bytes),
+                (862, self.manufacturer.encode().ljust(8)),
+                (863, bytes.fromhex("4C4901033C02AA00")),
+            ]
+        return [
+            *self._common_frames(b""),
+            (857, bytes([*self.protection, *self.alarms, self.modules]) + b"PN"),
+            (860, bytes([self.requests, 0])),
+            (862, self.manufacturer.encode().ljust(8)),
+        ]
+
+    def _common_frames(self, soc_padding: bytes) -> list[tuple[int, bytes]]:
         return [
             (
                 0x351,
@@ -69,7 +89,10 @@ class BmsValues:
                     round(self.discharge_voltage_limit * 10),
                 ),
             ),
-            (0x355, struct.pack("<HH", self.state_of_charge, self.state_of_health)),
+            (
+                0x355,
+                struct.pack("<HH", self.state_of_charge, self.state_of_health) + soc_padding,
+            ),
             (
                 0x356,
                 struct.pack(
@@ -79,9 +102,6 @@ class BmsValues:
                     round(self.temperature * 10),
                 ),
             ),
-            (0x359, bytes([*self.protection, *self.alarms, self.modules]) + b"PN"),
-            (0x35C, bytes([self.requests, 0])),
-            (0x35E, self.manufacturer.encode().ljust(8)),
         ]
 
 
@@ -116,10 +136,10 @@ def _claim_slot() -> tuple[Path, int]:
 class PylontechCanSimulator:
     """The BMS and the slcan adapter between it and the client."""
 
-    def __init__(self, *, period: float = 1.0, burst: int = 1) -> None:
+    def __init__(self, *, period: float = 1.0, burst: int = 1, protocol: str = "1.2") -> None:
         """Broadcast every `period` seconds, as a real BMS does every second (`burst` broadcasts
-        at a time: the benchmark floods the reader)."""
-        self.bms = BmsValues()
+        at a time: the benchmark floods the reader), in protocol V1.2 or V1.3."""
+        self.bms = BmsValues(protocol=protocol)
         self.period = period
         self.burst = burst
         self.fault = Fault.NONE

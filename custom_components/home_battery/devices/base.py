@@ -101,6 +101,14 @@ class BatteryDevice(ABC):
         return self._saved
 
     @property
+    def missing_data(self) -> list[str]:
+        """Return what this model lacks of what the family reads where it exists.
+
+        Registers, endpoints or fields the device refused or left out (for the diagnostics).
+        """
+        return []
+
+    @property
     def connection_takeovers(self) -> int:
         """Return how often another client took this device's only connection (0: untracked).
 

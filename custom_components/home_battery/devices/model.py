@@ -141,6 +141,20 @@ class DeviceDataError(DeviceError):
     """The device sent something, but it cannot be read (garbage, a wrong MQTT value path)."""
 
 
+class InvalidConfigError(DeviceConnectionError):
+    """A setting the user gave cannot be used at all; nothing was sent.
+
+    E.g. a host that is no address, or a token that cannot be sent in a header. `field` names
+    the setting (`host`, `api_token`, `username`, `password`) for the form's error. A connection
+    error, so that callers that know no better say "cannot connect".
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        """Keep which setting is unusable."""
+        super().__init__(message)
+        self.field = field
+
+
 class DeviceAuthError(DeviceError):
     """The device rejected the credentials."""
 

@@ -9,6 +9,21 @@ the broker the user already has is the one used.
 State is pushed, so `read()` sends nothing: it returns the latest values, or raises when the
 broker is gone or nothing has been heard for longer than the state timeout, so that the
 entities go unavailable. Retained state counts as heard when it arrives.
+
+The command contract (what a bridge must do; README "MQTT batteries"), chosen here because no
+device defines one:
+- JSON: `{"power": W, "mode": "manual", "expires_in": 120}` holds W (in the device's sign) for at
+  most `expires_in` seconds after the message; `{"power": 0, "mode": "auto"}` hands control back.
+  Text: `CHARGE 2000W`, `DISCHARGE 2000W` (`DISCHARGE 0W` holds the battery at 0 W), `IDLE` hands
+  control back; a text command expires after `COMMAND_EXPIRY_SECONDS` the same way.
+- While a setpoint is active the integration publishes it again every
+  `COMMAND_REFRESH_SECONDS`, so an honest bridge never sees it expire; if Home Assistant stops
+  without handing control back (a crash, a power cut, the broker gone), the bridge returns to its
+  own operation at most `COMMAND_EXPIRY_SECONDS` after the last command. That is this family's
+  crash bound, and it holds only as far as the user's bridge honours the expiry.
+- Commands are published QoS 1, not retained: a restarted bridge must not act on an old one.
+The mode a bridge is in cannot be read back (it publishes only numbers), so `read()` reports no
+operating mode and the base shows the one set here.
 """
 
 from __future__ import annotations
@@ -52,6 +67,10 @@ MAX_FIRST_STATE_WAIT = 30.0
 # Below this battery power (W) the operating state is idle: inverters report a few watts of
 # noise while standing still.
 IDLE_DEADBAND_W = 10.0
+# The command contract (see the module docstring): a bridge drops a setpoint this long after the
+# last command; the integration repeats it well inside that.
+COMMAND_EXPIRY_SECONDS = 120
+COMMAND_REFRESH_SECONDS = 30.0
 
 
 class PowerSign(StrEnum):
@@ -64,8 +83,9 @@ class PowerSign(StrEnum):
 class CommandFormat(StrEnum):
     """How a power setpoint is written to the command topic."""
 
-    JSON = "json"  # {"power": -2000, "mode": "manual"} / {"power": 0, "mode": "auto"}
-    TEXT = "text"  # CHARGE 2000W / DISCHARGE 2000W / IDLE
+    # {"power": -2000, "mode": "manual", "expires_in": 120} / {"power": 0, "mode": "auto"}
+    JSON = "json"
+    TEXT = "text"  # CHARGE 2000W / DISCHARGE 2000W / DISCHARGE 0W (hold) / IDLE (release)
 
 
 class PayloadError(ValueError):
@@ -124,7 +144,7 @@ def extract(payload: bytes, path: str) -> float | None:
     path is set, not a number) and for a value that is not a finite number.
     """
     try:
-        text = payload.decode("utf-8").strip()
+        text = payload.decode("utf-8-sig").strip()  # -sig: a byte-order mark some tools write
     except UnicodeDecodeError as err:
         raise PayloadError("not UTF-8 text") from err
     if not path:
@@ -164,11 +184,12 @@ def setpoint_command(watts: float, command_format: CommandFormat, sign: PowerSig
     """Format a setpoint (W, common sign: + discharge, − charge) for the command topic."""
     rounded = round(watts)
     if command_format is CommandFormat.TEXT:
-        if rounded > 0:
-            return f"DISCHARGE {rounded}W"
-        return f"CHARGE {-rounded}W" if rounded < 0 else "IDLE"
+        # 0 W holds the battery (neither charging nor discharging); IDLE would hand it back.
+        return f"CHARGE {-rounded}W" if rounded < 0 else f"DISCHARGE {rounded}W"
     device_watts = rounded if sign is PowerSign.DISCHARGE_POSITIVE else -rounded or 0
-    return json.dumps({"power": device_watts, "mode": Mode.MANUAL.value})
+    return json.dumps(
+        {"power": device_watts, "mode": Mode.MANUAL.value, "expires_in": COMMAND_EXPIRY_SECONDS}
+    )
 
 
 def release_command(command_format: CommandFormat) -> str:
@@ -207,6 +228,8 @@ class MqttDevice(BatteryDevice):
             modes=(Mode.AUTO, Mode.MANUAL) if controllable else (),
             max_charge_power=config.max_charge_power if controllable else None,
             max_discharge_power=config.max_discharge_power if controllable else None,
+            control_refresh_interval=COMMAND_REFRESH_SECONDS if controllable else None,
+            control_expiry=COMMAND_EXPIRY_SECONDS if controllable else None,
         )
         self._readings: dict[str, _Reading] = {key: _Reading() for key in config.sources}
         self._heard_at: float | None = None
@@ -317,9 +340,6 @@ class MqttDevice(BatteryDevice):
         if self.capabilities.power_setpoint:
             state[Key.MAX_CHARGE_POWER] = self.config.max_charge_power
             state[Key.MAX_DISCHARGE_POWER] = self.config.max_discharge_power
-            state[Key.OPERATING_MODE] = self.mode
-            if self.setpoint is not None:
-                state[Key.POWER_SETPOINT] = self.setpoint
         return state
 
     # --- commanding --------------------------------------------------------------------------

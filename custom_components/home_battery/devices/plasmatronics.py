@@ -6,8 +6,16 @@ at address 0), voltages by the system voltage (address 93). Battery current is l
 (+ discharging) and battery power that current × battery voltage. Solar power is the internal
 (solar) charge current × battery voltage: what the regulator delivers to the battery, which
 approximates the panels' power without the regulator's losses (the PLI has no solar voltage a
-running regulator can report). The regulator has no serial number: the port or URL it is reached
-at identifies it.
+running regulator can report).
+
+Identity: the regulator has no serial number, and the port or URL it is reached at is no
+identity (a regulator moved to another port, or a serial server restarted on a new one, would
+become a new device). It is identified by the name its owner gives it, or else by its own
+settings, which stay with the regulator wherever it is plugged in: the model and software
+version (address 0), the system voltage and program (93) and the battery capacity (94) — a real
+PL80 reads "PL80, 24 V, program 0, 880 Ah" (mlandauer/solar-battery-monitoring docs/settings.md).
+Two regulators with the same settings need names; changing the battery capacity setting changes
+the identity (a new battery is a new device, unless it has a name).
 """
 
 from __future__ import annotations
@@ -171,8 +179,16 @@ class PlasmatronicsConfig:
     """Where the PLI is: a serial device path or a pyserial URL (socket://, rfc2217://)."""
 
     port: str
+    name: str = ""  # the owner's name for the regulator: its identity when given
     timeout: float = 1.0
     attempts: int = 3
+
+
+def regulator_id(model: Model, version: int, system: int, capacity: int) -> str:
+    """Return the identity a regulator's own settings give it (addresses 0, 93 and 94)."""
+    volts = SYSTEM_VOLTAGES.get(system & 0x0F, 0)
+    program = system >> 4
+    return f"{model}-sw{version}-{volts}V-prog{program}-{capacity_ah(capacity)}Ah"
 
 
 class PlasmatronicsDevice(BatteryDevice):
@@ -190,12 +206,16 @@ class PlasmatronicsDevice(BatteryDevice):
         self.model = Model.PL20
 
     async def connect(self) -> DeviceIdentity:
-        """Open the link and read the software version, which tells the model."""
+        """Open the link; read the software version (the model) and the identifying settings."""
+        system_value = POLLED["system"]
         async with self.link.lock:
             version = await self.link.read_ram(VERSION.address)
+            system = await self.link.read_ram(system_value.address, system_value.plausible)
+            capacity = await self.link.read_ram(POLLED["battery_capacity"].address)
         self.model = model_of(version)
+        name = self.config.name.strip()
         self.identity = DeviceIdentity(
-            serial_number=self.link.url,
+            serial_number=name or regulator_id(self.model, version, system, capacity),
             manufacturer=MANUFACTURER,
             model=self.model,
             sw_version=str(version),

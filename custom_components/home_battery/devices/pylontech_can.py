@@ -6,6 +6,14 @@ SMA, …) at 500 kbit/s. This device only listens: frames update the latest stat
 bus, and raises `DeviceSilentError` once the BMS has been quiet for longer than the silence
 timeout. Nothing is ever sent onto the bus: it is the BMS's and the inverter's.
 
+Protocol versions: V1.2 BMSs send protection/alarm flags in 0x359 and the charge/discharge
+requests in 0x35C; V1.3 (current US5000/US3000C firmware, setfirelabs' capture "New
+Pylontechs") and the Victron/SMA-style BMSs (BYD, REC) send neither, but alarms and warnings in
+0x35A and battery information in 0x35F ("0x35A is 'Alarms, Warnings', replacing 0x359; 0x35F is
+'Battery type, BMS info', replacing 0x35C", setfirelabs). Both are decoded; without 0x35C,
+charging (discharging) counts as allowed while the BMS's charge (discharge) current limit in
+0x351 is above 0, as Victron's DVCC reads a CAN-BMS (a BMS stops charging by sending CCL 0).
+
 There is no serial number on the bus, so the identity is where the battery is heard:
 `<interface>:<channel>` (e.g. `slcan:/dev/serial/by-id/usb-…`).
 """
@@ -59,7 +67,10 @@ IDLE_CURRENT = 0.5  # A; below this the battery counts as idle
 PLAUSIBLE_VOLTAGE = (0.6, 1.2)
 PROTECTION = "protection"  # any protection flag: the BMS has stopped charging or discharging
 
-STATUS_FRAME = 0x359
+STATUS_FRAME = 0x359  # V1.2 protection and alarm flags
+ALARM_FRAME = 0x35A  # V1.3 / Victron-style alarms and warnings
+REQUEST_FRAME = 0x35C  # V1.2 charge and discharge requests
+INFO_FRAME = 0x35F  # V1.3 / SMA-style battery information
 REQUIRED_FRAMES = frozenset({0x355, 0x356})  # state of charge and the measurements
 
 
@@ -83,28 +94,43 @@ class Field:
     sign: int = 1
     optional: bool = False  # missing from the shorter variant of the frame
     valid: tuple[float, float] | None = None  # a value outside makes the frame invalid
+    length: int | None = None  # text: how many bytes (None: what is there)
 
     @property
     def size(self) -> int:
-        """Return the bytes the field needs (1 for text, which takes what is there)."""
-        return 1 if self.kind is FieldType.TEXT else struct.calcsize(self.kind)
+        """Return the bytes the field needs (text: its length, or 1 when it takes the rest)."""
+        if self.kind is FieldType.TEXT:
+            return self.length or 1
+        return struct.calcsize(self.kind)
 
     def decode(self, data: bytes | bytearray) -> StateValue:
-        """Return the engineering value from the frame's data."""
+        """Return the engineering value from the frame's data (a count of U8 as an int)."""
         if self.kind is FieldType.TEXT:
-            return bytes(data[self.offset :]).decode("ascii", "ignore").strip(" \x00")
+            end = None if self.length is None else self.offset + self.length
+            return bytes(data[self.offset : end]).decode("ascii", "ignore").strip(" \x00")
         raw: int = struct.unpack_from(self.kind, data, self.offset)[0]
-        return round(raw * self.scale * self.sign, 4)
+        if self.kind is FieldType.U8 and self.scale == 1 and self.sign == 1:
+            return raw
+        return round(raw * self.scale * self.sign, 4) + 0.0  # + 0.0: no negative zero
 
 
 @dataclass(frozen=True, kw_only=True)
 class Flag:
-    """One bit of a flag byte; several flags may share a key (it is on when any of them is)."""
+    """A flag in a byte; several flags may share a key (it is on when any of them is).
+
+    One bit (`width` 1, on when 1), or a 2-bit field as in 0x35A (on when it equals `active`).
+    """
 
     key: str
     byte: int
     bit: int
     protection: bool = False  # the BMS has acted (cut off), rather than warned
+    width: int = 1
+    active: int = 1
+
+    def decode(self, data: bytes | bytearray) -> bool:
+        """Return whether the flag is on."""
+        return (data[self.byte] >> self.bit) & ((1 << self.width) - 1) == self.active
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,7 +161,7 @@ class Frame:
                 return None
             values[item.key] = value
         for flag in self.flags:
-            on = bool(data[flag.byte] >> flag.bit & 1)
+            on = flag.decode(data)
             values[flag.key] = on or bool(values.get(flag.key, False))
             if flag.protection:
                 values[PROTECTION] = on or bool(values.get(PROTECTION, False))
@@ -147,7 +173,26 @@ def _alarm(key: str, byte: int, bit: int) -> tuple[Flag, Flag]:
     return Flag(key=key, byte=byte, bit=bit, protection=True), Flag(key=key, byte=byte + 2, bit=bit)
 
 
-# Sources: protocols.md §7 (diyBMS pylon_canbus.cpp, Battery-Emulator PYLON-LV-CAN, Stallaini).
+def _two_bit_alarm(key: str, byte: int, bit: int) -> tuple[Flag, Flag]:
+    """Return a 0x35A alarm (bytes 0–3, the BMS acts) and its warning (the same bits 4 bytes on).
+
+    Each condition is two bits: 01 active, 10 inactive (OK), 00/11 not supported
+    (stuartpittaway/diyBMSv4ESP32 `victron_canbus.cpp`: "B10 = Alarm/warning active, B01 =
+    inactive", bit-swapped on the wire, so the low bit set is active).
+    """
+    return (
+        Flag(key=key, byte=byte, bit=bit, protection=True, width=2, active=0b01),
+        Flag(key=key, byte=byte + 4, bit=bit, width=2, active=0b01),
+    )
+
+
+# Sources: protocols.md §7 (diyBMS pylon_canbus.cpp, Battery-Emulator PYLON-LV-CAN, Stallaini);
+# 0x35A's layout: Victron's CAN-bus BMS protocol as diyBMSv4ESP32 `victron_canbus.cpp` sends it
+# (byte 0: general, high voltage, low voltage, high temperature; byte 1: low temperature, high and
+# low temperature while charging, high discharge current; byte 2: high charge current,
+# contactor, short circuit, BMS internal; bytes 4–7 the warnings), the same order as TinyBMS's
+# documentation of 0x35A; 0x35F: setfirelabs' V1.3 capture `4C 49 01 03 …` = "LI", version 1.3
+# (the byte meanings after the chemistry are unconfirmed).
 FRAMES: dict[int, Frame] = {
     frame.can_id: frame
     for frame in (
@@ -197,7 +242,32 @@ FRAMES: dict[int, Frame] = {
             ),
         ),
         Frame(
-            can_id=0x35C,
+            can_id=ALARM_FRAME,
+            flags=(
+                *_two_bit_alarm(Key.ALARM, 0, 0),  # general alarm
+                *_two_bit_alarm("high_voltage_alarm", 0, 2),
+                *_two_bit_alarm("low_voltage_alarm", 0, 4),
+                *_two_bit_alarm("high_temperature_alarm", 0, 6),
+                *_two_bit_alarm("low_temperature_alarm", 1, 0),
+                *_two_bit_alarm("high_temperature_alarm", 1, 2),  # while charging
+                *_two_bit_alarm("low_temperature_alarm", 1, 4),  # while charging
+                *_two_bit_alarm("high_current_alarm", 1, 6),  # discharge current
+                *_two_bit_alarm("high_current_alarm", 2, 0),  # charge current
+                *_two_bit_alarm("system_error", 2, 2),  # contactor
+                *_two_bit_alarm("high_current_alarm", 2, 4),  # short circuit
+                *_two_bit_alarm("system_error", 2, 6),  # BMS internal
+            ),
+        ),
+        Frame(
+            can_id=INFO_FRAME,
+            fields=(
+                Field(key="chemistry", offset=0, kind=FieldType.TEXT, length=2),
+                Field(key="version_major", offset=2, kind=FieldType.U8, optional=True),
+                Field(key="version_minor", offset=3, kind=FieldType.U8, optional=True),
+            ),
+        ),
+        Frame(
+            can_id=REQUEST_FRAME,
             flags=(
                 Flag(key="charge_allowed", byte=0, bit=7),
                 Flag(key="discharge_allowed", byte=0, bit=6),
@@ -211,7 +281,10 @@ FRAMES: dict[int, Frame] = {
 }
 # The BMS's frames all lie in 0x350–0x35F: one acceptance filter.
 CAN_FILTERS = ((0x350, 0x7F0),)
-ALARM_FLAG_KEYS = tuple(dict.fromkeys(flag.key for flag in FRAMES[STATUS_FRAME].flags))
+ALARM_FRAMES = (STATUS_FRAME, ALARM_FRAME)
+ALARM_FLAG_KEYS = tuple(
+    dict.fromkeys(flag.key for can_id in ALARM_FRAMES for flag in FRAMES[can_id].flags)
+)
 _MANUFACTURERS = {"PYLON": "Pylontech"}
 _COPIED = (
     Key.STATE_OF_CHARGE,
@@ -310,10 +383,18 @@ class PylontechCanDevice(BatteryDevice):
             await self.close()
             raise
         manufacturer = str(self._frames.get(0x35E, (0, {}))[1].get("manufacturer") or "")
+        info = self._frames.get(INFO_FRAME, (0, {}))[1]
+        version = (
+            f"{info['version_major']}.{info['version_minor']}"
+            if "version_major" in info and "version_minor" in info
+            else None
+        )
+        chemistry = str(info.get("chemistry") or "")
         self.identity = DeviceIdentity(
             serial_number=self.unique_id,
             manufacturer=_MANUFACTURERS.get(manufacturer, manufacturer or "Unknown"),
-            model=MODEL,
+            model=f"{MODEL}, {chemistry}" if chemistry.isalpha() else MODEL,
+            sw_version=version,
         )
         return self.identity
 
@@ -399,11 +480,19 @@ class PylontechCanDevice(BatteryDevice):
         voltage = self._voltage(values)
         current = float(values[Key.BATTERY_CURRENT])
         state[Key.BATTERY_VOLTAGE] = voltage
-        state[Key.BATTERY_POWER] = round(voltage * current, 1)
-        if STATUS_FRAME in fresh:
+        state[Key.BATTERY_POWER] = round(voltage * current, 1) + 0.0  # no negative zero
+        if fresh.keys() & set(ALARM_FRAMES):
             for key in ALARM_FLAG_KEYS:
-                state[key] = bool(values[key])
+                state[key] = bool(values.get(key, False))
             state[Key.ALARM] = any(state[key] for key in ALARM_FLAG_KEYS)
+        if REQUEST_FRAME not in fresh and ALARM_FRAME in fresh:
+            # V1.3 / Victron-style: the current limits say what is allowed (CCL 0: no charging).
+            for key, limit in (
+                ("charge_allowed", Key.CHARGE_CURRENT_LIMIT),
+                ("discharge_allowed", Key.DISCHARGE_CURRENT_LIMIT),
+            ):
+                if isinstance(amps := values.get(limit), (int, float)):
+                    state[key] = amps > 0
         if values.get(PROTECTION):
             state[Key.OPERATING_STATE] = OperatingState.FAULT
         elif current > IDLE_CURRENT:

@@ -12,6 +12,8 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import voluptuous as vol
 
 from ..devices.base import BatteryDevice
+from ..devices.http import basic_auth
+from ..devices.model import InvalidConfigError
 from ..devices.sessy import SessyConfig, SessyDevice
 from .base import Discovery, Family
 from .selectors import PASSWORD, TEXT
@@ -30,26 +32,17 @@ def create_device(hass: HomeAssistant, data: Mapping[str, Any]) -> BatteryDevice
 def validate(data: Mapping[str, Any]) -> dict[str, str]:
     """Refuse what HTTP basic authentication cannot carry.
 
-    That is a colon in the user name, line breaks and characters outside Latin-1.
+    That is a colon in the user name, line breaks and characters outside Latin-1: the same
+    check the device's client makes (`devices.http.basic_auth`).
     """
     errors = {}
-    for field in (CONF_USERNAME, CONF_PASSWORD):
-        value = str(data.get(field, ""))
-        if (
-            not value.isprintable()
-            or not _latin1(value)
-            or (field == CONF_USERNAME and ":" in value)
-        ):
+    username, password = str(data.get(CONF_USERNAME, "")), str(data.get(CONF_PASSWORD, ""))
+    for field, credentials in ((CONF_USERNAME, (username, "-")), (CONF_PASSWORD, ("-", password))):
+        try:
+            basic_auth(*credentials)
+        except InvalidConfigError:
             errors[field] = "invalid_characters"
     return errors
-
-
-def _latin1(text: str) -> bool:
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _discovered_host(info: ZeroconfServiceInfo, default_port: int = 80) -> str:

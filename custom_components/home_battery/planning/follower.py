@@ -33,13 +33,16 @@ from ..const import (
     CONF_PRICE_ENTITY,
     CONF_PV_FORECAST_ENTITY,
     CONF_SELL_PRICE_ENTITY,
+    CONF_STABILITY_THRESHOLD,
+    DEFAULT_STABILITY_THRESHOLD,
     DOMAIN,
     LOGGER,
 )
 from ..coordinator import HomeBatteryCoordinator
 from ..devices.model import Key
-from ..schedule import Plan, PlanSlot
-from .request import async_plan, build_request
+from ..schedule import Decision, Plan, PlanSlot, decide_setpoint, needs_hold
+from ..schedule.stability import KEEP
+from .request import PlanRequest, async_plan, build_request
 
 # Re-plan when the state of charge strays this far (percentage points) from what the plan
 # expected now, but not more often than once a minute: a plan does not flap with noise.
@@ -77,6 +80,8 @@ class ScheduleFollower:
         self.plan: Plan | None = None
         self.updated: datetime | None = None
         self.error: str | None = None
+        # The last stability decision (kept or changed the slot in force, and why).
+        self.decision: Decision | None = None
         self._unsubs: list[CALLBACK_TYPE] = []
         self._unsub_boundary: CALLBACK_TYPE | None = None
         self._unsub_source_delay: CALLBACK_TYPE | None = None
@@ -195,18 +200,21 @@ class ScheduleFollower:
     async def async_replan(self) -> None:
         """Plan from now with the current state, then apply the current slot if enabled."""
         options = self._options
+        # Sources not set in the options are left out: the load forecast then defaults to the
+        # house's consumption history.
         fields = {
-            field: options.get(option)
+            field: source
             for field, option in (
                 ("prices", CONF_PRICE_ENTITY),
                 ("sell_prices", CONF_SELL_PRICE_ENTITY),
                 ("pv_forecast", CONF_PV_FORECAST_ENTITY),
                 ("load_forecast", CONF_LOAD_FORECAST_ENTITY),
             )
+            if (source := options.get(option))
         }
         try:
             request = build_request(self.hass, fields, self.coordinator)
-            self.plan = await async_plan(self.hass, request)
+            self.plan = await self._stable(request, await async_plan(self.hass, request))
         except HomeAssistantError as err:
             # Prices not there yet (the price sensor still starting, tomorrow's not published):
             # keep the last plan and try again at the next slot boundary or price change. The
@@ -224,6 +232,22 @@ class ScheduleFollower:
         if self.enabled:
             await self._apply()
         self.coordinator.async_update_listeners()
+
+    async def _stable(self, request: PlanRequest, new: Plan) -> Plan:
+        """Keep the slot in force unless the new plan gains enough by changing it.
+
+        The new plan's inputs are solved again with the slot in force held: both are exact
+        optima, so their difference is what the change gains (schedule/stability.py).
+        """
+        now = dt_util.utcnow()
+        if not self.enabled or (hold := needs_hold(self.plan, new, now)) is None:
+            return new
+        held = await async_plan(self.hass, request, hold_power=hold)
+        threshold = self._options.get(CONF_STABILITY_THRESHOLD, DEFAULT_STABILITY_THRESHOLD)
+        self.decision = decide_setpoint(
+            self.plan, new, now, held=held, threshold=float(threshold) / 100
+        )
+        return held if self.decision.action == KEEP else new
 
     def _note_failure(self) -> None:
         """Log once when planning has failed for longer than a price source needs to start."""

@@ -2,6 +2,11 @@
 
 ``highspy`` is imported only by :func:`load_solver`, which :func:`run` calls: importing this module
 does not block.
+
+HiGHS is driven through ``highspy._Highs``, the compiled class that ``highspy.Highs`` wraps (it is
+listed in highspy's ``__all__``). The wrapper's constructor registers Python callbacks, and that
+prints HiGHS' banner ("Running HiGHS 1.16.0 ...") on stdout before any option can be set (issue
+15); the compiled class prints nothing, and ``output_flag`` is off before ``run()``.
 """
 
 from dataclasses import dataclass
@@ -19,6 +24,30 @@ IntArray = npt.NDArray[np.int64]
 DUAL_TOLERANCE = 1e-10
 #: Absolute MIP gap (the objective is scaled so that the largest price is 1).
 MIP_GAP = 1e-9
+#: Largest magnitude of a finite coefficient or bound a model may hold. The planner's inputs are
+#: bounded (``limits.py``) and costs are scaled to the largest price, so anything larger is a bug;
+#: HiGHS treats 1e20 as infinite and never returns from NaN coefficients (field audit F1).
+MAX_COEFFICIENT = 1e12
+#: Options of every run: silent, presolve off (these models are small and sparse).
+LP_OPTIONS: dict[str, object] = {
+    "output_flag": False,
+    "presolve": "off",
+    "dual_feasibility_tolerance": DUAL_TOLERANCE,
+}
+#: Options of runs with binaries: exact (no relative gap). The root sub-MIP heuristics (RINS,
+#: RENS, root reduced cost) and feasibility jump cost most of the time on these models and find
+#: nothing the branch and bound does not; ``mip_heuristic_effort`` 0 alone does not switch them
+#: off in HiGHS 1.16 (field audit D1: 196 -> 42 ms). Presolve stays off: on a quiet machine it
+#: made the bench's MILP cases 10-60 % slower (sell above buy, 96 slots: 350 -> 136 ms off).
+MIP_OPTIONS: dict[str, object] = {
+    "mip_rel_gap": 0.0,
+    "mip_abs_gap": MIP_GAP,
+    "mip_heuristic_effort": 0.0,
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+    "mip_heuristic_run_feasibility_jump": False,
+}
 _FEASIBLE = 2  # HiGHS' kSolutionStatusFeasible
 
 
@@ -54,6 +83,10 @@ class Result:
     def optimal(self) -> bool:
         """Return whether the solution is proven optimal."""
         return self.status == "optimal"
+
+
+class InvalidModelError(ValueError):
+    """A model holding a number HiGHS must never see (NaN, infinite, huge)."""
 
 
 class Builder:
@@ -104,6 +137,22 @@ class Builder:
         self.cols.append(cols)
         self.values.append(np.broadcast_to(np.asarray(values, dtype=np.float64), rows.shape))
 
+    def add_row_terms(
+        self, lower: npt.ArrayLike, upper: npt.ArrayLike, *terms: tuple[IntArray, npt.ArrayLike]
+    ) -> IntArray:
+        """Add rows ``lower <= sum(coefficient * column) <= upper``, one per column of a term.
+
+        Bounds and coefficients may be scalars (the same for every row) or arrays.
+        """
+        size = terms[0][0].shape
+        rows = self.add_rows(
+            np.broadcast_to(np.asarray(lower, dtype=np.float64), size),
+            np.broadcast_to(np.asarray(upper, dtype=np.float64), size),
+        )
+        for cols, coefficient in terms:
+            self.add_entries(rows, cols, coefficient)
+        return rows
+
     def build(self, integer: IntArray | None = None) -> Model:
         """Return the model in CSC form; ``integer`` lists the binary columns."""
         rows = np.concatenate(self.rows)
@@ -122,24 +171,37 @@ class Builder:
         )
 
 
+def check_model(model: Model) -> None:
+    """Raise InvalidModelError unless every number of the model is finite and bounded.
+
+    Row bounds and column upper bounds may be infinite (one-sided rows, unbounded columns);
+    costs, coefficients and column lower bounds may not.
+    """
+    for name in ("cost", "values", "lower"):
+        array: FloatArray = getattr(model, name)
+        if not np.all(np.abs(array) <= MAX_COEFFICIENT):  # also False for NaN
+            raise InvalidModelError(f"the model's {name} holds a value HiGHS cannot use")
+    for name in ("upper", "row_lower", "row_upper"):
+        array = getattr(model, name)
+        finite = array[np.isfinite(array)]
+        if np.isnan(array).any() or not np.all(np.abs(finite) <= MAX_COEFFICIENT):
+            raise InvalidModelError(f"the model's {name} holds a value HiGHS cannot use")
+
+
 def run(model: Model, time_limit: float) -> Result:
-    """Solve with HiGHS (silently, presolve off: these models are small and sparse)."""
+    """Solve with HiGHS within ``time_limit`` seconds; raise InvalidModelError for a bad model."""
+    check_model(model)
     highspy = load_solver()
-    highs: Any = highspy.Highs()
-    for option, value in (
-        ("output_flag", False),
-        ("time_limit", max(float(time_limit), 0.01)),
-        ("presolve", "off"),
-        ("dual_feasibility_tolerance", DUAL_TOLERANCE),
-    ):
-        highs.setOptionValue(option, value)
+    highs: Any = highspy._Highs()  # the silent class, see the module docstring
     num_cols = len(model.cost)
     integrality = np.zeros(num_cols, dtype=np.int32)
+    options = dict(LP_OPTIONS)
     if model.integer.size:
         integrality[model.integer] = 1
-        highs.setOptionValue("mip_rel_gap", 0.0)
-        highs.setOptionValue("mip_abs_gap", MIP_GAP)
-        highs.setOptionValue("mip_heuristic_effort", 0.0)  # sub-MIP heuristics cost seconds
+        options.update(MIP_OPTIONS)
+    options["time_limit"] = max(float(time_limit), 0.01)
+    for option, value in options.items():
+        highs.setOptionValue(option, value)
     start = np.zeros(num_cols + 1, dtype=np.int32)
     np.cumsum(np.bincount(model.cols, minlength=num_cols), out=start[1:])
     passed = highs.passModel(

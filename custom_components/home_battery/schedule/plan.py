@@ -8,6 +8,7 @@ import numpy as np
 
 from .grid import FloatArray
 from .model import Problem
+from .sources import Sources
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ class PlanSlot:
     buy_price: float
     sell_price: float
     pv_curtailment: float = 0.0
-    """PV power left unused, W."""
+    """PV power the plan leaves unused, W (its cost and grid_power assume it is curtailed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +43,10 @@ class Plan:
     savings: float
     """baseline_cost - cost + terminal_value."""
     status: str
+    """``optimal``; ``feasible`` (time budget hit, not proven optimal); else no plan (idle)."""
     solver: str
     solve_ms: float
+    sources: Sources
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form: ISO times, rounded numbers, the action's field names."""
@@ -55,6 +58,7 @@ class Plan:
                     "power": round(slot.power, 1),
                     "state_of_charge": round(slot.state_of_charge, 2),
                     "grid_power": round(slot.grid_power, 1),
+                    "pv_curtailment": round(slot.pv_curtailment, 1),
                     "buy_price": round(slot.buy_price, 6),
                     "sell_price": round(slot.sell_price, 6),
                 }
@@ -67,6 +71,7 @@ class Plan:
             "status": self.status,
             "solver": self.solver,
             "solve_ms": round(self.solve_ms, 2),
+            "sources": self.sources.to_dict(),
         }
 
 
@@ -154,6 +159,7 @@ def make_plan(problem: Problem, flows: Flows, *, status: str, solver: str, solve
         status=status,
         solver=solver,
         solve_ms=solve_ms,
+        sources=problem.sources,
     )
 
 

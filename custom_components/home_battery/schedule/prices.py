@@ -1,4 +1,4 @@
-"""Normalise the price and forecast formats of common Home Assistant sources to one slot grid.
+"""Normalise the price formats of common Home Assistant sources to one slot grid.
 
 Accepted price sources (all detected from their shape):
 
@@ -6,40 +6,45 @@ Accepted price sources (all detected from their shape):
   ENTSO-E ``prices``/``prices_today``/``prices_tomorrow`` ``{time, price}``, EPEX Spot ``data``
   ``{start_time, end_time, price_per_kwh}``, Energi Data Service ``raw_today``/``raw_tomorrow``/
   ``forecast`` ``{hour, price}``, Amber ``forecasts`` ``{start_time, end_time, per_kwh}``,
-  Octopus Energy ``rates`` ``{start, end, value_inc_vat}``;
+  Octopus Energy ``rates`` ``{start, end, value_inc_vat}`` (formats: ``reference/scheduling.md``
+  section 1, checked on real data in ``field-audit/planning.md``);
 * a list of ``{start, end, price}`` (currency per kWh; ``end`` may be left out);
-* the response of ``nordpool.get_prices_for_date`` (``{AREA: [{start, end, price}]}``, per MWh)
-  or of ``tibber.get_prices`` (``{"prices": {home: [{start_time, price}]}}``).
+* the response of ``nordpool.get_prices_for_date`` (``{AREA: [{start, end, price}]}``, per MWh;
+  Home Assistant core ``homeassistant/components/nordpool/services.py`` and its test snapshot
+  ``tests/components/nordpool/snapshots/test_services.ambr``) or of ``tibber.get_prices``
+  (``{"prices": {home: [{start_time, price}]}}``);
+* a list of several of these (e.g. the Nord Pool responses for today and tomorrow, or two
+  entities' attributes): they are merged; where they overlap, the finer entry wins.
+
+``area`` picks the Nord Pool area or Tibber home of a response holding several.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from math import ceil, isnan
 
 import numpy as np
 
+from .entries import START_KEYS, KeyScales, Timed, check_size, entry_list, read_entries
+from .errors import PlanInputError, PriceFormatError
 from .grid import (
     RESOLUTIONS,
     FloatArray,
     Interval,
     SlotGrid,
     accumulate,
-    as_float,
     finest_resolution,
     from_epoch,
     grid_origin,
-    infer_ends,
     local_floor,
-    parse_time,
     select_intervals,
-    to_epoch,
 )
+from .limits import LIMITS, MAX_PRICE, check
+from .sources import ENDED, GAP, SIZE_LIMIT, SourceInfo
 
-START_KEYS = ("start", "start_time", "startsAt", "time", "hour", "from", "period_start")
-END_KEYS = ("end", "end_time", "endsAt", "till", "to", "period_end")
 #: Price keys with the factor that converts them to currency per kWh, in order of preference.
-PRICE_KEYS = (
+PRICE_KEYS: KeyScales = (
     ("price", 1.0),
     ("value", 1.0),
     ("price_per_kwh", 1.0),
@@ -50,8 +55,6 @@ PRICE_KEYS = (
     ("price_eur_per_mwh", 0.001),
     ("price_per_mwh", 0.001),
 )
-#: Power keys (W, or kW for Solcast's ``pv_estimate``) of forecast entries.
-POWER_KEYS = (("power", 1.0), ("value", 1.0), ("watts", 1.0), ("pv_estimate", 1000.0))
 #: Attribute keys that hold price lists, with their rank (forecasts rank below actual prices).
 PRICE_ATTRIBUTES = (
     ("raw_today", 0),
@@ -64,25 +67,21 @@ PRICE_ATTRIBUTES = (
     ("rates", 0),
     ("forecast", 1),
 )
-FORECAST_ATTRIBUTES = ("forecast", "forecasts", "detailedForecast", "data")
-#: Prices further ahead than this many days are ignored.
+#: The planning window: prices further ahead than this many days are dropped before anything is
+#: built, and the plan says so (``sources.horizon``: ``max_horizon``, ``size_limit``).
 MAX_DAYS = 14
+#: Prices of the hour before now are kept, so hourly billing can average the current hour.
+LOOK_BACK = 3600
 
-KeyScales = tuple[tuple[str, float], ...]
-
-
-class PriceFormatError(ValueError):
-    """Input that is not a price or forecast list this module understands.
-
-    ``reason`` is short and machine readable: ``empty``, ``unknown_format``, ``bad_entry``,
-    ``bad_time``, ``unknown_area``, ``ambiguous_area``, ``bad_resolution`` or
-    ``no_future_prices``.
-    """
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        """Store the reason and build the message."""
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+__all__ = [
+    "MAX_DAYS",
+    "PriceFormatError",
+    "PriceRead",
+    "PriceSeries",
+    "apply_formula",
+    "normalize_prices",
+    "read_prices",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +120,43 @@ class PriceSeries:
             Interval(base + i * step, base + (i + 1) * step, value)
             for i, value in enumerate(self.values)
         ]
-        return _averages(intervals, grid)
+        return averages(intervals, grid)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRead:
+    """A price source on its grid, and what it was (``info.ends``: why the series stops)."""
+
+    series: PriceSeries
+    info: SourceInfo
+
+
+def read_prices(
+    source: object,
+    *,
+    now: datetime,
+    tz: tzinfo | None = None,
+    resolution: int | None = None,
+    hourly_billing: bool = False,
+    area: str | None = None,
+    field: str = "prices",
+) -> PriceRead:
+    """Turn any supported price source into a UTC slot grid from ``now`` on.
+
+    The grid uses ``resolution`` minutes (15, 30 or 60), or the finest resolution in the input
+    when None: coarser entries are held over their sub-slots and finer ones averaged. With
+    ``hourly_billing`` each slot gets the mean price of its local hour (local to ``tz``, so
+    half-hour zones and daylight-saving days group right). Slots that ended by ``now`` are
+    dropped; the series stops at the first gap and after :data:`MAX_DAYS`. Naive times are read
+    in ``tz`` (default: ``now``'s time zone). Raises PriceFormatError (with ``field``).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone aware")
+    try:
+        return _read(source, now, tz or now.tzinfo, resolution, hourly_billing, area, field)
+    except PriceFormatError as err:
+        err.field = field
+        raise
 
 
 def normalize_prices(
@@ -135,28 +170,53 @@ def normalize_prices(
     area: str | None = None,
     tz: tzinfo | None = None,
 ) -> PriceSeries:
-    """Turn any supported price source into a UTC slot grid from ``now`` on.
+    """Return :func:`read_prices`' series as ``price * multiplier + adder``."""
+    read = read_prices(
+        source, now=now, tz=tz, resolution=resolution, hourly_billing=hourly_billing, area=area
+    )
+    return apply_formula(read.series, multiplier, adder)
 
-    The grid uses ``resolution`` minutes (15, 30 or 60), or the finest resolution in the input
-    when None: coarser entries are held over their sub-slots and finer ones averaged. With
-    ``hourly_billing`` each slot gets the mean price of its (local) hour. Slots that ended by
-    ``now`` are dropped, the series stops at the first gap and after ``MAX_DAYS``. The result is
-    ``price * multiplier + adder``. ``area`` picks the Nord Pool area or Tibber home when a
-    response holds several; naive times are read in ``tz`` (default: ``now``'s time zone).
+
+def apply_formula(series: PriceSeries, multiplier: float, adder: float) -> PriceSeries:
+    """Return ``price * multiplier + adder`` after checking all three stay in range.
+
+    Raises PlanInputError: ``buy_price_multiplier`` / ``buy_price_adder`` out of range, or
+    ``prices`` when their product leaves the price range (e.g. 1e308 x 10 would be infinite).
     """
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone aware")
+    check("buy_price_multiplier", multiplier)
+    check("buy_price_adder", adder)
+    if (multiplier, adder) == (1.0, 0.0):
+        return series
+    derived = series.with_formula(multiplier, adder)
+    if not all(abs(value) <= MAX_PRICE for value in derived.values):
+        raise PlanInputError(
+            "prices",
+            f"price x buy_price_multiplier + buy_price_adder leaves {LIMITS['prices'].describe()}",
+        )
+    return derived
+
+
+def _read(
+    source: object,
+    now: datetime,
+    zone: tzinfo,
+    resolution: int | None,
+    hourly_billing: bool,
+    area: str | None,
+    field: str,
+) -> PriceRead:
+    """Read, window and grid a price source (see :func:`read_prices`)."""
     if resolution is not None and resolution not in RESOLUTIONS:
         raise PriceFormatError("bad_resolution", f"{resolution} is not one of {RESOLUTIONS}")
-    zone = tz or now.tzinfo
     default_length = (resolution or 60) * 60
-    intervals = select_intervals(_collect_prices(source, zone, area, default_length))
-    if not intervals:
+    timed, info = _collect(source, zone, area, default_length, field)
+    if not len(timed):
         raise PriceFormatError("empty", "no prices found")
-    # Keep the current hour (for hourly billing) and at most MAX_DAYS ahead.
     now_s = int(now.timestamp())
     horizon = now_s + MAX_DAYS * 86400
-    intervals = [item for item in intervals if item.end > now_s - 3600 and item.start < horizon]
+    capped = bool((timed.end > horizon).any())
+    timed = timed.window(now_s - LOOK_BACK, horizon)
+    intervals = select_intervals(timed.intervals())
     if not intervals:
         raise PriceFormatError("no_future_prices", f"no price for a slot ending after {now}")
     step_minutes = resolution or finest_resolution(intervals)
@@ -164,51 +224,22 @@ def normalize_prices(
     start = grid_origin(intervals, zone, step_minutes)
     count = ceil((min(max(item.end for item in intervals), horizon) - start) / step)
     grid = SlotGrid(from_epoch(start), step_minutes, count)
-    values = _averages(intervals, grid)
+    values = averages(intervals, grid)
     if hourly_billing and step_minutes < 60:
-        hour_start = local_floor(start, zone, 60)
-        values = _hourly_means(values, (start - hour_start) // step, 3600 // step)
+        values = _hourly_means(values, grid, zone)
     kept = _future_run(values, start, step, now_s)
     if kept is None:
         raise PriceFormatError("no_future_prices", f"no price for a slot ending after {now}")
-    first_index, stop = kept
+    first, stop = kept
     series = PriceSeries(
-        SlotGrid(grid.slot_start(first_index), step_minutes, stop - first_index),
-        tuple(float(v) for v in values[first_index:stop]),
+        SlotGrid(grid.slot_start(first), step_minutes, stop - first),
+        tuple(float(v) for v in values[first:stop]),
     )
-    return series.with_formula(multiplier, adder) if (multiplier, adder) != (1.0, 0.0) else series
+    ends = GAP if stop < count else SIZE_LIMIT if capped else ENDED
+    return PriceRead(series, replace(info, start=series.grid.start, end=series.grid.end, ends=ends))
 
 
-def align_forecast(
-    source: object, grid: SlotGrid, *, tz: tzinfo | None = None
-) -> tuple[float, ...]:
-    """Average a forecast of ``{start, end, power}`` (W) over each slot of ``grid``.
-
-    ``source`` is a list of entries (``end`` may be left out) or an entity's attributes with the
-    list under ``forecast``, ``forecasts``, ``detailedForecast`` or ``data``. A slot the forecast
-    does not reach gets 0 W; a slot it partly covers gets the average over the covered part.
-    Naive times are read in ``tz`` (default UTC).
-    """
-    zone = tz or UTC
-    items: object = source
-    if isinstance(source, Mapping):
-        found = [source[key] for key in FORECAST_ATTRIBUTES if key in source]
-        if not found:
-            raise PriceFormatError("unknown_format", "no forecast list in the mapping")
-        items = found[0]
-    entries = _entry_list(items)
-    intervals = select_intervals(
-        _parse_entries(entries, POWER_KEYS, 1.0, 0, zone, grid.resolution * 60)
-    )
-    if not intervals:
-        raise PriceFormatError("empty", "no forecast entries")
-    step = grid.resolution * 60
-    sums, covered = accumulate(intervals, grid.start_ts, step, grid.count)
-    average = np.divide(sums, covered, out=np.zeros(grid.count), where=covered > 0)
-    return tuple(float(v) for v in average)
-
-
-def _averages(intervals: Sequence[Interval], grid: SlotGrid) -> FloatArray:
+def averages(intervals: Sequence[Interval], grid: SlotGrid) -> FloatArray:
     """Time-weighted mean per slot; NaN where a slot is not fully covered."""
     step = grid.resolution * 60
     sums, covered = accumulate(intervals, grid.start_ts, step, grid.count)
@@ -217,12 +248,15 @@ def _averages(intervals: Sequence[Interval], grid: SlotGrid) -> FloatArray:
     return means
 
 
-def _hourly_means(values: FloatArray, first_offset: int, per_hour: int) -> FloatArray:
-    """Replace each value by the mean of the known values in its hour."""
-    groups = (np.arange(len(values)) + first_offset) // per_hour
+def _hourly_means(values: FloatArray, grid: SlotGrid, zone: tzinfo) -> FloatArray:
+    """Replace each value by the mean of the known values in its local hour."""
+    step = grid.resolution * 60
+    base = grid.start_ts
+    hours = np.array([local_floor(base + i * step, zone, 60) for i in range(grid.count)])
+    _, groups = np.unique(hours, return_inverse=True)
     known = ~np.isnan(values)
-    totals = np.bincount(groups[known], weights=values[known], minlength=groups[-1] + 1)
-    counts = np.bincount(groups[known], minlength=groups[-1] + 1)
+    totals = np.bincount(groups[known], weights=values[known], minlength=groups.max() + 1)
+    counts = np.bincount(groups[known], minlength=groups.max() + 1)
     means = np.divide(totals, counts, out=np.full(len(totals), np.nan), where=counts > 0)
     return np.where(known, means[groups], np.nan)
 
@@ -240,115 +274,99 @@ def _future_run(values: FloatArray, start: int, step: int, now: int) -> tuple[in
     return first, stop
 
 
-def _collect_prices(
-    source: object, zone: tzinfo, area: str | None, default_length: int
-) -> list[Interval]:
-    """Intervals from any supported price source."""
+def _collect(
+    source: object, zone: tzinfo, area: str | None, default_length: int, field: str
+) -> tuple[Timed, SourceInfo]:
+    """Entries and the source's description from any supported price source."""
     if isinstance(source, Mapping):
-        if any(isinstance(source.get(key), list | tuple) for key, _ in PRICE_ATTRIBUTES):
-            return _from_attributes(source, zone, default_length)
-        prices = source.get("prices")
-        if isinstance(prices, Mapping):  # tibber.get_prices
-            return _from_areas(prices, area, 1.0, zone, default_length)
-        if source and all(isinstance(value, list | tuple) for value in source.values()):
-            # nordpool.get_prices_for_date: {AREA: [{start, end, price}]}, price per MWh
-            return _from_areas(source, area, 0.001, zone, default_length)
-        raise PriceFormatError("unknown_format", "no known price attribute or response shape")
-    entries = _entry_list(source)
-    return _parse_entries(entries, PRICE_KEYS, 1.0, 0, zone, default_length)
+        return _from_mapping(source, zone, area, default_length, field)
+    items = entry_list(source)
+    if all(isinstance(item, Mapping) and _is_source(item) for item in items):
+        parts = [_from_mapping(item, zone, area, default_length, field) for item in items]  # type: ignore[arg-type]
+        keys = tuple(dict.fromkeys(key for _, info in parts for key in info.keys))
+        first = parts[0][1]
+        return Timed.join([timed for timed, _ in parts]), replace(first, keys=keys)
+    timed = read_entries(
+        items, PRICE_KEYS, zone=zone, default_length=default_length, limit=LIMITS[field]
+    )
+    return timed, SourceInfo("list")
+
+
+def _is_source(item: Mapping[object, object]) -> bool:
+    """Return whether a mapping is a whole source (attributes, a response), not an entry."""
+    if any(key in item for key in START_KEYS):
+        return False
+    return any(isinstance(value, list | tuple | Mapping) for value in item.values())
+
+
+def _from_mapping(
+    source: Mapping[object, object], zone: tzinfo, area: str | None, length: int, field: str
+) -> tuple[Timed, SourceInfo]:
+    """Entries from an entity's attributes or an action response."""
+    lists = [key for key, _ in PRICE_ATTRIBUTES if isinstance(source.get(key), list | tuple)]
+    if lists:
+        return _from_attributes(source, lists, zone, length, field), SourceInfo(
+            "attributes", keys=tuple(lists)
+        )
+    prices = source.get("prices")
+    if isinstance(prices, Mapping):  # tibber.get_prices
+        name, entries = _pick_area(prices, area)
+        timed = read_entries(
+            entry_list(entries), PRICE_KEYS, zone=zone, default_length=length, limit=LIMITS[field]
+        )
+        return timed, SourceInfo("tibber", keys=("prices",), area=name)
+    if source and all(isinstance(value, list | tuple) for value in source.values()):
+        # nordpool.get_prices_for_date: {AREA: [{start, end, price}]}, price per MWh
+        name, entries = _pick_area(source, area)
+        timed = read_entries(
+            entry_list(entries),
+            PRICE_KEYS,
+            zone=zone,
+            default_length=length,
+            limit=LIMITS[field],
+            scale=0.001,
+        )
+        return timed, SourceInfo("nordpool", keys=(name,), area=name)
+    raise PriceFormatError("unknown_format", "no known price attribute or response shape")
 
 
 def _from_attributes(
-    attributes: Mapping[object, object], zone: tzinfo, default_length: int
-) -> list[Interval]:
-    """Intervals from the attributes of a price entity."""
+    attributes: Mapping[object, object], keys: list[str], zone: tzinfo, length: int, field: str
+) -> Timed:
+    """Entries from the attributes of a price entity."""
     unit = f"{attributes.get('unit_of_measurement', '')} {attributes.get('unit', '')}".lower()
     scale = 0.001 if "mwh" in unit else 1.0
     if attributes.get("price_in_cents") is True:
         scale *= 0.01
-    by_rank: dict[int, list[object]] = {}
-    for key, rank in PRICE_ATTRIBUTES:
-        value = attributes.get(key)
-        if isinstance(value, list | tuple):
-            by_rank.setdefault(rank, []).extend(value)
-    intervals: list[Interval] = []
-    for rank, entries in by_rank.items():
-        intervals += _parse_entries(entries, PRICE_KEYS, scale, rank, zone, default_length)
-    return intervals
+    ranks = dict(PRICE_ATTRIBUTES)
+    parts = []
+    for key in keys:
+        entries = attributes[key]
+        assert isinstance(entries, list | tuple)  # checked by the caller
+        if not entries:
+            continue
+        check_size(len(entries))
+        parts.append(
+            read_entries(
+                entries,
+                PRICE_KEYS,
+                zone=zone,
+                default_length=length,
+                limit=LIMITS[field],
+                scale=scale,
+                rank=ranks[key],
+            )
+        )
+    return Timed.join(parts)
 
 
-def _from_areas(
-    areas: Mapping[object, object],
-    area: str | None,
-    scale: float,
-    zone: tzinfo,
-    default_length: int,
-) -> list[Interval]:
-    """Intervals of one area (Nord Pool) or home (Tibber) of an action response."""
+def _pick_area(areas: Mapping[object, object], area: str | None) -> tuple[str, object]:
+    """Return the name and entries of the chosen area (Nord Pool) or home (Tibber)."""
     if area is not None:
         if area not in areas:
             raise PriceFormatError("unknown_area", f"{area} is not in the response")
-        entries = areas[area]
-    elif len(areas) == 1:
-        entries = next(iter(areas.values()))
-    else:
-        raise PriceFormatError("ambiguous_area", f"choose one of {sorted(map(str, areas))}")
-    return _parse_entries(_entry_list(entries), PRICE_KEYS, scale, 0, zone, default_length)
-
-
-def _entry_list(source: object) -> list[object]:
-    """Return the entries of a list; raise for anything else."""
-    if isinstance(source, str | bytes) or not isinstance(source, Sequence):
-        raise PriceFormatError("unknown_format", f"expected a list, got {type(source).__name__}")
-    if not source:
-        raise PriceFormatError("empty", "the list is empty")
-    return list(source)
-
-
-def _parse_entries(
-    entries: Sequence[object],
-    value_keys: KeyScales,
-    scale: float,
-    rank: int,
-    zone: tzinfo,
-    default_length: int,
-) -> list[Interval]:
-    """Intervals from dict entries (or ``(start, end, value)`` / ``(start, value)`` tuples).
-
-    Entries without a value (None) are skipped, so they become gaps.
-    """
-    parsed: list[tuple[int, int | None, float]] = []
-    for entry in entries:
-        fields = _fields(entry, value_keys)
-        if fields is None:
-            raise PriceFormatError("bad_entry", f"cannot read {entry!r:.80}")
-        start_raw, end_raw, value, factor = fields
-        start = parse_time(start_raw, zone)
-        end = parse_time(end_raw, zone) if end_raw is not None else None
-        if start is None or (end_raw is not None and end is None):
-            raise PriceFormatError("bad_time", f"cannot read the time of {entry!r:.80}")
-        number = as_float(value)
-        if number is None:
-            if value is not None:
-                raise PriceFormatError("bad_entry", f"not a number in {entry!r:.80}")
-            continue
-        parsed.append((to_epoch(start), to_epoch(end) if end else None, number * factor * scale))
-    ends = infer_ends([item[0] for item in parsed], default_length)
-    return [
-        Interval(start, end if end is not None else inferred, value, rank)
-        for (start, end, value), inferred in zip(parsed, ends, strict=True)
-    ]
-
-
-def _fields(entry: object, value_keys: KeyScales) -> tuple[object, object, object, float] | None:
-    """Start, end (or None), value and its unit factor of one entry."""
-    if isinstance(entry, Mapping):
-        start = next((entry[key] for key in START_KEYS if key in entry), None)
-        end = next((entry[key] for key in END_KEYS if key in entry), None)
-        for key, factor in value_keys:
-            if key in entry:
-                return (start, end, entry[key], factor) if start is not None else None
-        return None
-    if isinstance(entry, list | tuple) and len(entry) in (2, 3):
-        return entry[0], entry[1] if len(entry) == 3 else None, entry[-1], 1.0
-    return None
+        return area, areas[area]
+    if len(areas) == 1:
+        name, entries = next(iter(areas.items()))
+        return str(name), entries
+    raise PriceFormatError("ambiguous_area", f"choose one of {sorted(map(str, areas))}")
