@@ -40,9 +40,6 @@ async def async_get_config_entry_diagnostics(
     device = coordinator.diagnostics()
     device["capabilities"] = asdict(device["capabilities"])
     device["capabilities"]["energy_counters"] = sorted(device["capabilities"]["energy_counters"])
-    # Modbus families: the register blocks this model refused at setup, and the poll plan.
-    if callable(probe_report := getattr(coordinator.device, "probe_report", None)):
-        device["probe"] = probe_report()
     return async_redact_data(
         {
             "entry": {

@@ -459,8 +459,13 @@ class DeyeDevice(BatteryDevice):
         return self.identity
 
     def probe_report(self) -> dict[str, Any]:
-        """Return what the setup probe found (for the diagnostics)."""
+        """Return what the setup probe found: refused blocks and the poll plan."""
         return self.registers.probe_report()
+
+    @property
+    def missing_data(self) -> list[str]:
+        """Return the registers this model refused when probed at setup (diagnostics)."""
+        return self.registers.missing()
 
     async def _read_register(self, register: Register) -> StateValue | None:
         words = await self.transport.read(self.config.unit_id, register.address, register.count)

@@ -474,6 +474,13 @@ class RegisterDevice:
                 entry["addresses"].append(register.address)
         return {"refused": refused, "poll": [[b.unit, b.address, b.count] for b in self.blocks]}
 
+    def missing(self) -> list[str]:
+        """Return what the probe found missing, as "name (unit: addresses)" (diagnostics)."""
+        return [
+            f"{name} ({entry['unit']}: {', '.join(map(str, entry['addresses']))})"
+            for name, entry in sorted(self.probe_report()["refused"].items())
+        ]
+
     async def _read(self, block: ReadBlock) -> list[int]:
         return await self.transport.read(self.unit_ids[block.unit], block.address, block.count)
 

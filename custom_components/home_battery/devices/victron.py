@@ -255,8 +255,13 @@ class VictronDevice(BatteryDevice):
         return self.identity
 
     def probe_report(self) -> dict[str, Any]:
-        """Return what the setup probe found (for the diagnostics)."""
+        """Return what the setup probe found: refused blocks and the poll plan."""
         return self.registers.probe_report()
+
+    @property
+    def missing_data(self) -> list[str]:
+        """Return the registers this model refused when probed at setup (diagnostics)."""
+        return self.registers.missing()
 
     async def read(self) -> BatteryState:
         """Read every polled block and map it onto the common model."""
