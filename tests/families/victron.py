@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -63,8 +64,9 @@ CASE = FamilyCase(
     modbus=True,
     forced=lambda sim: sim.forced(),
     # No documented expiry of the volatile override 2716 (devices/victron.py): a crashed Home
-    # Assistant leaves it until the GX reboots or Home Assistant starts again.
-    crash_bound=None,
+    # Assistant leaves it until the GX reboots or Home Assistant starts again: no device-side
+    # bound (as for sonnen).
+    crash_bound=math.inf,
     advance=lambda sim, seconds: sim.advance(seconds),
     invalid_writes=lambda sim: sum(b.invalid_writes for b in (sim.system, sim.vebus, sim.battery)),
 )

@@ -24,6 +24,8 @@ Raw register values are written here by hand, independently of the client's regi
 
 from __future__ import annotations
 
+import math
+
 from .base import PeerSimulator
 from .modbus_server import ILLEGAL_ADDRESS, ModbusError, ModbusPeer, RegisterBank
 
@@ -204,8 +206,10 @@ class VictronSimulator(PeerSimulator):
         return 48.0 + 6.0 * self.soc / 100
 
     async def advance(self, seconds: float) -> None:
-        """Move the simulated time on (ESS has no expiry to run out: only the battery moves)."""
-        self.update(seconds)
+        """Move the simulated time on (ESS has no expiry to run out: only the battery moves;
+        "for ever" moves nothing)."""
+        if math.isfinite(seconds):
+            self.update(seconds)
 
     def update(self, dt: float) -> None:
         power = self.battery_power()
