@@ -75,11 +75,11 @@ class HomeBatteryCoordinator(DataUpdateCoordinator[BatteryState]):
             max_discharge_power=options.get(CONF_MAX_DISCHARGE_POWER, DEFAULT_MAX_POWER),
         )
         if not self.device.capabilities.energy_counters >= set(INTEGRATED_COUNTERS):
-            # Samples beyond the rating are skipped; a gap of more than a few polls is not
-            # bridged (the energy moved meanwhile is unknown).
+            # Samples beyond the rating are skipped; a gap of more than three polls (and a
+            # minute, the control grace period) is not bridged: the energy moved is unknown.
+            interval = self.update_interval.total_seconds() if self.update_interval else 10.0
             self.energy = EnergyIntegrator(
-                max_power=self._rated_power(),
-                max_gap=3 * self.update_interval.total_seconds() if self.update_interval else 300,
+                max_power=self._rated_power(), max_gap=max(60.0, 3 * interval)
             )
         await self.control.async_recover()
 

@@ -101,6 +101,9 @@ class FamilyCase:
     crash_bound: float | None = None
     advance: Callable[[Any, float], Awaitable[None]] | None = None
     invalid_writes: Callable[[Any], int] | None = None
+    # The protocol has no answer to a command (MQTT publishes): a command the device ignores
+    # raises nothing; what bounds it is the command's own expiry (`crash_bound`).
+    silent_writes: bool = False
     # Entries of other integrations the family needs, pointing at the started simulator: the
     # shared suite sets them up before the battery, the demo writes them beside it.
     support_entries: Callable[[Any], list[SupportEntry]] | None = None

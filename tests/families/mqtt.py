@@ -136,4 +136,5 @@ CASE = FamilyCase(
     crash_bound=COMMAND_EXPIRY_SECONDS,
     advance=lambda sim, seconds: sim.advance(seconds),
     invalid_writes=lambda sim: sim.invalid_writes,
+    silent_writes=True,
 )
