@@ -205,7 +205,7 @@ async def test_device_alarm_flag_fires(
 ) -> None:
     """A flag the device reports fires the event under its own key, and the summary alarm."""
     events = async_capture_events(hass, EVENT_ALARM)
-    victron_sim.battery.set_u16(273, 2)  # high temperature: alarm
+    victron_sim.battery.set_u16(274, 2)  # high temperature alarm (VIC366 @274)
     await poll(hass)
     assert entity_state(hass, HIGH_TEMPERATURE) == STATE_ON
     assert sorted(_kinds(events)) == ["alarm", "high_temperature_alarm"]

@@ -14,13 +14,13 @@ import math
 from pathlib import Path
 import time
 from typing import Any
+from unittest.mock import AsyncMock, patch
 
-from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
-from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -34,8 +34,8 @@ from custom_components.home_battery.families.deye import (
 )
 
 from .families.deye import entry_data, solarman_entry_data
-from .helpers import battery_device, entity_state, poll, set_number
-from .simulators.deye import LOGGER_SERIAL, SERIAL, DeyeSimulator
+from .helpers import battery_device, entity_state, poll, select_option, set_number
+from .simulators.deye import LAYOUTS, LOGGER_SERIAL, SELLING_FIRST, SERIAL, DeyeSimulator
 from .simulators.faults import Fault
 from .simulators.solarman import modbus_crc, v5_request, v5_response
 
@@ -128,25 +128,47 @@ def _settings(sim: DeyeSimulator) -> dict[str, Any]:
 
 @pytest.mark.modbus
 @pytest.mark.parametrize(
-    ("profile", "voltage", "model"),
+    ("variant", "voltage", "model"),
     [
-        ("single_phase", 52.3, "SG0xLP1 single-phase hybrid"),
-        ("three_phase", 52.3, "SG04LP3 three-phase hybrid"),
-        ("three_phase_hv", 419.6, "SG01HP3 three-phase hybrid (HV)"),
+        ({"profile": "single_phase"}, 52.3, "SG0xLP1 single-phase hybrid"),
+        ({"profile": "single_phase_16kw"}, 52.3, "SG01LP1 single-phase hybrid (16 kW)"),
+        ({"profile": "three_phase"}, 52.3, "SG04LP3 three-phase hybrid"),
+        ({"profile": "three_phase_hv"}, 419.6, "SG01HP3 three-phase hybrid (HV)"),
+        (
+            {"profile": "three_phase_hv", "device_type": 0x0007},
+            419.6,
+            "SG01HP3 three-phase hybrid (HV)",
+        ),
+        (
+            {"profile": "three_phase_hv", "device_type": 0x0600},
+            419.6,
+            "SG01HP3 three-phase hybrid (HV)",
+        ),
+        (
+            {"profile": "three_phase_hv", "device_type": 0x0008},
+            419.6,
+            "SG01HP3 three-phase hybrid (HV)",
+        ),
+        (
+            {"profile": "three_phase_hv", "device_type": 0x0601},
+            419.6,
+            "SG01HP3 three-phase hybrid (HV)",
+        ),
     ],
 )
 async def test_profile_read_from_the_device_type(
     hass: HomeAssistant,
     device_registry: dr.DeviceRegistry,
-    profile: str,
+    variant: dict[str, Any],
     voltage: float,
     model: str,
 ) -> None:
-    """`auto` picks the layout from register 0; each layout decodes its own addresses/scales."""
-    simulator = DeyeSimulator(profile=profile)
+    """`auto` picks the layout from register 0 (and a single-phase 16 kW model from its rated
+    power); each layout decodes its own addresses and scales, grid power ×10 on the 16 kW."""
+    simulator = DeyeSimulator(**variant)
     await simulator.start()
     try:
-        await _setup(hass, entry_data(simulator), "Deye")
+        entry = await _setup(hass, entry_data(simulator), "Deye")
         device = battery_device(hass, SERIAL)
         assert device is not None
         assert device.model == model
@@ -158,8 +180,49 @@ async def test_profile_read_from_the_device_type(
         assert float(entity_state(hass, "sensor.deye_grid_power")) == 150
         assert float(entity_state(hass, "sensor.deye_house_consumption")) == 1050
         assert float(entity_state(hass, "sensor.deye_energy_charged")) == 1234.5
+        rated = entry.runtime_data.coordinator.device.capabilities.rated_power
+        assert rated == LAYOUTS[variant["profile"]].rated_w
     finally:
         await simulator.stop()
+
+
+@pytest.mark.modbus
+async def test_two_hv_batteries_combined(hass: HomeAssistant) -> None:
+    """An HV inverter with a second battery (589, 593-596): power and current of both strings
+    add up, the state of charge is their mean, the temperature the higher one."""
+    simulator = DeyeSimulator(profile="three_phase_hv", second_battery=True)
+    await simulator.start()
+    try:
+        await _setup(hass, entry_data(simulator), "Deye")
+        assert float(entity_state(hass, "sensor.deye_battery_power")) == -600
+        assert float(entity_state(hass, "sensor.deye_battery_current")) == pytest.approx(
+            -600 / 419.6, abs=0.02
+        )
+        assert float(entity_state(hass, "sensor.deye_state_of_charge")) == 65
+        assert float(entity_state(hass, "sensor.deye_battery_temperature")) == 25.0
+    finally:
+        await simulator.stop()
+
+
+@pytest.mark.modbus
+async def test_single_phase_and_hv_control(hass: HomeAssistant) -> None:
+    """Single-phase settings sit 102 registers higher; HV programs count power in 10 W."""
+    for profile, power_raw in (("single_phase", 1500), ("three_phase_hv", 150)):
+        simulator = DeyeSimulator(profile=profile)
+        await simulator.start()
+        try:
+            entry = await _setup(hass, entry_data(simulator), "Deye")
+            await _set_setpoint(hass, "deye", -1500)
+            settings = _settings(simulator)
+            assert settings["power"][1] == power_raw, profile
+            assert simulator.inverter.tou_power() == pytest.approx(-1500, abs=1), profile
+            base = 210 if profile == "single_phase" else 108
+            assert {w.address for w in simulator.peer.writes} <= set(range(base, base + 70))
+            assert await hass.config_entries.async_remove(entry.entry_id)
+            await hass.async_block_till_done()
+            assert simulator.inverter.released(), profile
+        finally:
+            await simulator.stop()
 
 
 @pytest.mark.modbus
@@ -226,108 +289,186 @@ def test_forms_translated() -> None:
     assert "unsupported_device" in config["error"]
 
 
-# --- control: the time-of-use mapping ----------------------------------------------------------
+# --- control: one short window of the time-of-use program ---------------------------------------
+
+
+def _window(sim: DeyeSimulator) -> int:
+    """The program that holds our window now: the active one on the inverter's clock."""
+    return sim.inverter.active_program()
+
+
+def _touched(sim: DeyeSimulator, first: int) -> set[int]:
+    """Addresses written since request `first`."""
+    return {a for w in sim.peer.writes[first:] for a in range(w.address, w.address + len(w.values))}
 
 
 @pytest.mark.modbus
-async def test_setpoint_mapped_onto_time_of_use(
+async def test_charge_goes_into_a_window_of_the_program(
     hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
 ) -> None:
-    """Discharge, hold and charge: every program the same, start times left alone."""
+    """Zero-export mode, time of use off: time of use on for today only, the other programs
+    neutral (inverter power, battery floor, no grid charging, mode and sell bits kept), and at
+    12:00 program 2 charging from the grid from 12:00, program 3 from 12:15."""
     original = _settings(sim)
-    await _set_setpoint(hass, "deye", 2000)
+    await _set_setpoint(hass, "deye", -1500)
     settings = _settings(sim)
-    assert settings["time_of_use"] == 0x00FF
-    assert settings["power"] == [2000] * 6
-    assert settings["soc"] == [10] * 6
-    assert settings["source"] == [0] * 6
-    assert settings["max_charge_current"] == 0
-    assert settings["times"] == original["times"]
-    assert settings["max_discharge_current"] == original["max_discharge_current"]
-    assert sim.inverter.tou_power() == 2000
-    await _poll(hass)
-    assert float(entity_state(hass, "sensor.deye_battery_power")) == 2000
-    assert entity_state(hass, "sensor.deye_operating_state") == "discharging"
-    assert entity_state(hass, "select.deye_operating_mode") == "manual"
-
-    await _set_setpoint(hass, "deye", 0)
-    settings = _settings(sim)
-    assert settings["power"] == [0] * 6
-    assert settings["soc"] == [100] * 6
-    assert settings["max_charge_current"] == 0
-    assert sim.inverter.tou_power() == 0
-
-    await _set_setpoint(hass, "deye", -2000)
-    settings = _settings(sim)
-    amps = math.ceil(2000 / 52.3)  # 39 A
-    assert settings["power"] == [2000] * 6
-    assert settings["soc"] == [100] * 6
-    assert settings["source"] == [1] * 6
-    assert settings["max_charge_current"] == amps
-    assert settings["grid_charge_current"] == amps
+    assert settings["time_of_use"] == 0x01 | 0x02  # on, Monday
+    assert settings["times"] == [0, 1200, 1215, 1600, 2100, 2300]
+    assert settings["power"] == [12000, 1500, 12000, 12000, 12000, 12000]
+    assert settings["soc"] == [20, 100, 20, 20, 20, 20]
+    assert settings["source"] == [4, 4 | 1, 4, 4, 4 | 0x20, 4]  # mode and sell bits kept
     assert settings["grid_charge"] == 1
-    assert sim.inverter.tou_power() == -2000
+    assert settings["grid_charge_current"] == 40  # the user's 40 A covers 1500 W / 52.3 V
+    assert settings["max_charge_current"] == original["max_charge_current"]
+    assert settings["max_discharge_current"] == original["max_discharge_current"]
+    assert sim.inverter.tou_power() == -1500
     await _poll(hass)
-    assert float(entity_state(hass, "sensor.deye_battery_power")) == -2000
+    assert float(entity_state(hass, "sensor.deye_battery_power")) == -1500
+    assert entity_state(hass, "select.deye_operating_mode") == "manual"
 
 
 @pytest.mark.modbus
-async def test_single_phase_and_hv_settings(hass: HomeAssistant) -> None:
-    """Single-phase settings sit 102 registers higher; HV programs count power in 10 W."""
-    for profile, power_raw in (("single_phase", 1500), ("three_phase_hv", 150)):
-        simulator = DeyeSimulator(profile=profile)
-        await simulator.start()
-        try:
-            entry = await _setup(hass, entry_data(simulator), "Deye")
-            await _set_setpoint(hass, "deye", 1500)
-            settings = _settings(simulator)
-            assert settings["power"] == [power_raw] * 6, profile
-            assert settings["soc"] == [10] * 6, profile
-            assert settings["time_of_use"] == 0x00FF, profile
-            assert simulator.inverter.tou_power() == 1500, profile
-            base = 210 if profile == "single_phase" else 108
-            assert {w.address for w in simulator.peer.writes} <= set(range(base, base + 70))
-            assert await hass.config_entries.async_remove(entry.entry_id)
-            await hass.async_block_till_done()
-            assert simulator.inverter.released(), profile
-        finally:
-            await simulator.stop()
+async def test_grid_charge_current_raised_only_when_too_low(
+    hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
+) -> None:
+    """3000 W at 52.3 V needs 58 A: the user's 40 A grid charge current is raised, and put back."""
+    await _set_setpoint(hass, "deye", -3000)
+    assert _settings(sim)["grid_charge_current"] == math.ceil(3000 / 52.3)
+    assert sim.inverter.tou_power() == -3000
+    await select_option(hass, "select.deye_operating_mode", "auto")
+    assert sim.inverter.released()
+
+
+@pytest.mark.modbus
+async def test_hold_does_not_discharge(
+    hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
+) -> None:
+    """Hold (0 W): our program's capacity at 100 % without grid charging, so the battery does
+    not discharge for the house (a solar surplus may still charge it: no per-window setting
+    stops that)."""
+    sim.inverter.set_flows(pv=500, load=2500)
+    await _set_setpoint(hass, "deye", 0)
+    window = _window(sim)
+    assert _settings(sim)["soc"][window] == 100
+    assert _settings(sim)["power"][window] == 0
+    assert sim.inverter.tou_power() == 0
+
+
+@pytest.mark.modbus
+async def test_discharge_refused_in_zero_export(
+    hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
+) -> None:
+    """In a zero-export work mode a discharge only covers the house: refused, nothing written."""
+    with pytest.raises(HomeAssistantError) as err:
+        await _set_setpoint(hass, "deye", 2000)
+    assert err.value.translation_key == "deye_zero_export"
+    assert sim.write_count == 0
+
+
+async def _selling_first(hass: HomeAssistant, time_of_use: int) -> tuple[DeyeSimulator, Any]:
+    simulator = DeyeSimulator(work_mode=SELLING_FIRST, time_of_use=time_of_use)
+    await simulator.start()
+    return simulator, await _setup(hass, entry_data(simulator), "Deye")
+
+
+@pytest.mark.modbus
+async def test_discharge_in_selling_first_uses_only_the_window(hass: HomeAssistant) -> None:
+    """Selling first with the user's own programs: a discharge is delivered (sold into the
+    grid) from the window; every other program stays the user's."""
+    simulator, entry = await _selling_first(hass, 0xFF)
+    try:
+        original = _settings(simulator)
+        await _set_setpoint(hass, "deye", 2000)
+        settings = _settings(simulator)
+        assert simulator.inverter.tou_power() == 2000
+        assert settings["time_of_use"] == 0xFF
+        assert settings["times"] == [0, 1200, 1215, 1600, 2100, 2300]
+        assert settings["power"][1] == 2000
+        assert settings["soc"][1] == 20  # down to the battery's own floor
+        changed = [i for i in range(6) if settings["power"][i] != original["power"][i]]
+        assert changed == [1]
+        assert settings["source"] == original["source"]
+        await select_option(hass, "select.deye_operating_mode", "auto")
+        assert simulator.inverter.released()
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await simulator.stop()
+
+
+@pytest.mark.modbus
+async def test_selling_first_without_time_of_use_refused(hass: HomeAssistant) -> None:
+    """Selling first with time of use off: no program can stand in for the inverter's own
+    operation outside the window, so control is refused with a repair issue."""
+    simulator, entry = await _selling_first(hass, 0)
+    try:
+        with pytest.raises(HomeAssistantError) as err:
+            await _set_setpoint(hass, "deye", -1000)
+        assert err.value.translation_key == "deye_time_of_use_off"
+        assert simulator.write_count == 0
+        assert ir.async_get(hass).async_get_issue(DOMAIN, f"deye_time_of_use_off_{entry.entry_id}")
+    finally:
+        await simulator.stop()
+
+
+@pytest.mark.modbus
+async def test_voltage_mode_and_unset_clock_refused(
+    hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
+) -> None:
+    """Programs by SOC need the battery in capacity mode, and windows need the inverter's clock."""
+    sim.inverter.bank.set_u16(111, 0)  # battery operation mode: voltage
+    with pytest.raises(HomeAssistantError) as err:
+        await _set_setpoint(hass, "deye", -1000)
+    assert err.value.translation_key == "deye_battery_mode"
+    sim.inverter.bank.set_u16(111, 1)
+    sim.inverter.clock_set = False
+    with pytest.raises(HomeAssistantError) as err:
+        await _set_setpoint(hass, "deye", -1000)
+    assert err.value.translation_key == "deye_clock_invalid"
+    assert sim.write_count == 0
 
 
 @pytest.mark.modbus
 async def test_only_changed_settings_are_written(
     hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
 ) -> None:
-    """The settings live in flash: the same setpoint again writes nothing; a new power, one run."""
-    await _set_setpoint(hass, "deye", 2000)
+    """The settings live in flash: the same setpoint again writes nothing; a new power, one
+    register."""
+    await _set_setpoint(hass, "deye", -1500)
     first = sim.write_count
     assert first > 0
-    await _set_setpoint(hass, "deye", 2000)
-    await hass.services.async_call(
-        "select",
-        SERVICE_SELECT_OPTION,
-        {ATTR_ENTITY_ID: "select.deye_operating_mode", ATTR_OPTION: "manual"},
-        blocking=True,
-    )
+    await _set_setpoint(hass, "deye", -1500)
+    await select_option(hass, "select.deye_operating_mode", "manual")
     assert sim.write_count == first
-    await _set_setpoint(hass, "deye", 2500)
-    writes = sim.peer.writes[first:]
-    assert [(w.address, w.values) for w in writes] == [(154, [2500] * 6)]
+    await _set_setpoint(hass, "deye", -1000)
+    assert [(w.address, w.values) for w in sim.peer.writes[first:]] == [(155, [1000])]
 
 
 @pytest.mark.modbus
-async def test_charge_current_kept_while_the_voltage_drifts(
+async def test_refresh_moves_the_window_on(
     hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
 ) -> None:
-    """A charge current 1 A above what the voltage now needs is left as it is."""
-    await _set_setpoint(hass, "deye", -2000)  # 39 A at 52.3 V
-    before = sim.write_count
-    sim.inverter.voltage = 53.0  # 38 A would do now
-    sim.inverter.set_flows()
-    await _poll(hass)
-    await _set_setpoint(hass, "deye", -2000)
-    assert sim.write_count == before
-    assert _settings(sim)["max_charge_current"] == 39
+    """Every 5 minutes the window's start times move on (two registers, one request)."""
+    await _set_setpoint(hass, "deye", -1500)
+    first = sim.write_count
+    await sim.advance(300)
+    await _poll(hass, seconds=deye.CONTROL_REFRESH_SECONDS + 1)
+    assert [(w.address, w.values) for w in sim.peer.writes[first:]] == [(149, [1205, 1220])]
+    assert sim.inverter.tou_power() == -1500
+
+
+@pytest.mark.modbus
+async def test_crash_leaves_at_most_the_window(
+    hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
+) -> None:
+    """Home Assistant gone without releasing: the inverter is back in its own operation once
+    the window has passed (15 minutes at most)."""
+    await _set_setpoint(hass, "deye", -1500)
+    guard = entry.runtime_data.coordinator.control
+    with patch.object(guard, "async_release", AsyncMock()):  # Home Assistant dies here
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    assert sim.forced()
+    await sim.advance(deye.CONTROL_EXPIRY_SECONDS)
+    assert not sim.forced()
 
 
 @pytest.mark.modbus
@@ -337,21 +478,13 @@ async def test_auto_restores_the_users_program(
     """Back to auto writes back exactly the registers control changed, with their old values."""
     original = sim.inverter.settings_block()
     await _set_setpoint(hass, "deye", -1500)
-    await _set_setpoint(hass, "deye", 1000)
+    await _set_setpoint(hass, "deye", 0)
     assert not sim.inverter.released()
     before = sim.write_count
-    await hass.services.async_call(
-        "select",
-        SERVICE_SELECT_OPTION,
-        {ATTR_ENTITY_ID: "select.deye_operating_mode", ATTR_OPTION: "auto"},
-        blocking=True,
-    )
+    await select_option(hass, "select.deye_operating_mode", "auto")
     assert sim.inverter.settings_block() == original
-    restored = {
-        a for w in sim.peer.writes[before:] for a in range(w.address, w.address + len(w.values))
-    }
-    assert 109 not in restored  # never changed, so never written
-    assert not set(range(148, 154)) & restored  # the programs' start times neither
+    restored = _touched(sim, before)
+    assert not {108, 109} & restored  # never changed, so never written
     await _poll(hass)
     assert entity_state(hass, "select.deye_operating_mode") == "auto"
     # Nothing is held any more: unloading writes nothing.
@@ -362,15 +495,45 @@ async def test_auto_restores_the_users_program(
 
 
 @pytest.mark.modbus
+async def test_program_changed_on_the_inverter_is_followed(
+    hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
+) -> None:
+    """The user edits the program on the inverter while a setpoint is held: the next poll sees
+    that the program is no longer ours, and the integration follows (mode auto, nothing written)."""
+    await _set_setpoint(hass, "deye", -1500)
+    sim.inverter.bank.set_u16(155, 800)  # program 2's power, changed on the display
+    writes = sim.write_count
+    await _poll(hass)
+    assert entity_state(hass, "select.deye_operating_mode") == "auto"
+    assert not entry.runtime_data.coordinator.device.control_active
+    assert sim.write_count == writes
+
+
+@pytest.mark.modbus
+@pytest.mark.parametrize("index", range(4))
+async def test_each_failed_write_leaves_nothing_forced_unknown(
+    hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry, index: int
+) -> None:
+    """Fail each write request of a setpoint in turn: afterwards the program is the user's
+    again, or the integration knows it is not."""
+    sim.fail_write(index)
+    with pytest.raises(HomeAssistantError):
+        await _set_setpoint(hass, "deye", -1500)
+    device = entry.runtime_data.coordinator.device
+    assert sim.inverter.released() or device.control_active
+    assert not sim.forced() or device.control_active
+
+
+@pytest.mark.modbus
 async def test_setting_the_inverter_ignores_is_reported_and_still_restored(
     hass: HomeAssistant, sim: DeyeSimulator, entry: MockConfigEntry
 ) -> None:
     """A write the inverter does not apply raises a translated error; unload still restores."""
-    sim.inverter.ignored = {154}  # program 1 power stays as it was
+    sim.inverter.ignored = {155}  # program 2 power stays as it was
     with pytest.raises(HomeAssistantError) as err:
-        await _set_setpoint(hass, "deye", 2000)
+        await _set_setpoint(hass, "deye", -1500)
     assert err.value.translation_key == "write_not_accepted"
-    assert err.value.translation_placeholders["what"] == "time-of-use program 1 power"
+    assert err.value.translation_placeholders["what"] == "time-of-use program 2 power"
     assert entity_state(hass, "select.deye_operating_mode") == "auto"
     # All or nothing: the settings the failed setpoint had changed are already restored.
     assert sim.inverter.released()
@@ -503,12 +666,15 @@ async def test_solarman_outages_ridden_out_with_backoff(
     assert float(entity_state(hass, soc)) == 66
     assert not [r for r in caplog.records if "Error fetching" in r.getMessage()]
 
-    # A long outage: unavailable once 120 s have passed without contact, one log line.
+    # A long outage: unavailable once 120 s have passed without contact, one log line (without
+    # the logger's address).
     await logger_sim.set_fault(Fault.REFUSE)
     for _ in range(12):
         await _poll(hass, clock)
     assert entity_state(hass, soc) == STATE_UNAVAILABLE
-    assert len([r for r in caplog.records if "Error fetching" in r.getMessage()]) == 1
+    lines = [r.getMessage() for r in caplog.records if "Error fetching" in r.getMessage()]
+    assert len(lines) == 1
+    assert "127.0.0.1" not in lines[0]
     await logger_sim.set_fault(Fault.NONE)
     for _ in range(2):  # the backoff has reached 60 s: at most one more minute to wait
         await _poll(hass, clock, 61)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest.mock import AsyncMock, patch
+
 from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.config_entries import ConfigEntryState
@@ -9,14 +11,26 @@ from homeassistant.const import (
     ATTR_ENTITY_ID,
     EVENT_HOMEASSISTANT_STOP,
     STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from .helpers import battery_device, entity_state, poll
+from custom_components.home_battery.const import (
+    CONF_MAX_CHARGE_POWER,
+    CONF_MAX_DISCHARGE_POWER,
+    DOMAIN,
+)
+
+from .families.victron import entry_data
+from .helpers import battery_device, entity_state, poll, select_option, set_number
 from .simulators.faults import Fault
 from .simulators.victron import SERIAL, SYSTEM, VictronSimulator
 
@@ -54,17 +68,33 @@ async def test_device_and_unique_ids(
     assert entry.device_id == device.id
 
 
-async def test_alarm_flags(
+@pytest.mark.parametrize(
+    ("address", "entity_id"),
+    [
+        (268, "binary_sensor.victron_gx_low_voltage"),  # VIC366 @268 Low voltage alarm
+        (269, "binary_sensor.victron_gx_high_voltage"),  # @269 High voltage alarm
+        (273, "binary_sensor.victron_gx_low_temperature"),  # @273 Low temperature alarm
+        (274, "binary_sensor.victron_gx_high_temperature"),  # @274 High temperature alarm
+    ],
+)
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_alarm_registers_follow_the_register_list(
     hass: HomeAssistant,
     victron: MockConfigEntry,
     victron_sim: VictronSimulator,
+    address: int,
+    entity_id: str,
 ) -> None:
-    """A battery-monitor alarm raises its flag and the summary alarm."""
-    victron_sim.battery.set_u16(273, 2)  # high temperature: alarm
+    """Each battery-monitor alarm raises its own flag and the summary alarm (0 = no alarm,
+    2 = alarm); 267, the deprecated general alarm, is not read as any of them."""
+    victron_sim.battery.set_u16(address, 2)
     await poll(hass)
+    assert entity_state(hass, entity_id) == "on"
     assert entity_state(hass, "binary_sensor.victron_gx_alarm") == "on"
-    victron_sim.battery.set_u16(273, 1)  # warning only
+    victron_sim.battery.set_u16(address, 0)
+    victron_sim.battery.set_u16(267, 2)
     await poll(hass)
+    assert entity_state(hass, entity_id) == "off"
     assert entity_state(hass, "binary_sensor.victron_gx_alarm") == "off"
 
 
@@ -230,3 +260,213 @@ async def test_energy_integrated_from_power(
     # 600 W for 60 s = 0.01 kWh (the first sample on the new clock only starts the integral).
     assert charged == pytest.approx(0.01, rel=0.05)
     assert float(entity_state(hass, "sensor.victron_gx_energy_discharged")) == 0
+
+
+# --- what one GX has and another does not ---------------------------------------------------------
+
+
+async def _setup_with(hass: HomeAssistant, sim: VictronSimulator) -> MockConfigEntry:
+    """Set up an entry for another simulated GX (started here, stopped by the caller)."""
+    await sim.start()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Victron GX",
+        data=entry_data(sim),
+        options={CONF_MAX_CHARGE_POWER: 5000, CONF_MAX_DISCHARGE_POWER: 5000},
+        unique_id=SERIAL,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def test_values_a_smartshunt_does_not_have_are_unknown(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """A BMV/SmartShunt publishes no state of health, no BMS limits and (without a sensor) no
+    temperature; the GX reads them as 0, which is shown as unknown, never as 0 %, 0 A or 0 °C."""
+    sim = VictronSimulator(monitor="smartshunt")
+    try:
+        await _setup_with(hass, sim)
+        for key in (
+            "state_of_health",
+            "battery_temperature",
+            "charge_voltage_limit",
+            "charge_current_limit",
+            "discharge_current_limit",
+        ):
+            state = hass.states.get(f"sensor.victron_gx_{key}")
+            assert state is None or state.state == STATE_UNKNOWN, key
+        assert float(entity_state(hass, SOC)) == 65.0
+    finally:
+        await sim.stop()
+
+
+async def test_old_venus_reads_but_refuses_control(
+    hass: HomeAssistant, socket_enabled: None, issue_registry: ir.IssueRegistry
+) -> None:
+    """Venus before v3.50 has no 2716: the poll never asks for it, and control is refused with
+    a translated reason and a repair issue, before anything is written."""
+    sim = VictronSimulator(firmware=0x0340)
+    try:
+        entry = await _setup_with(hass, sim)
+        device = entry.runtime_data.coordinator.device
+        assert device.probe_report()["refused"]["grid_setpoint_override"] == {
+            "unit": "system",
+            "addresses": [2716],
+            "exception_code": 2,
+        }
+        before = len(sim.peer.requests)
+        await poll(hass)
+        assert not [r for r in sim.peer.requests[before:] if r.address == 2716]
+        assert float(entity_state(hass, SOC)) == 65.0
+        with pytest.raises(HomeAssistantError) as err:
+            await set_number(hass, SETPOINT, 1000)
+        assert err.value.translation_key == "victron_firmware_too_old"
+        assert sim.peer.writes == []
+        assert issue_registry.async_get_issue(DOMAIN, f"victron_firmware_too_old_{entry.entry_id}")
+        assert entity_state(hass, MODE) == "auto"
+    finally:
+        await sim.stop()
+
+
+async def test_firmware_shown_on_the_device(
+    hass: HomeAssistant, victron: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
+    """834 rendered in hexadecimal is the Venus version (VIC366 @834)."""
+    device = battery_device(hass, SERIAL)
+    assert device is not None
+    assert device.sw_version == "v3.66"
+
+
+# --- control safety -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "value", "reason"),
+    [
+        (2902, 3, "victron_ess_mode_3"),
+        (5400, 1, "victron_dynamic_ess"),
+        (2900, 9, "victron_keep_batteries_charged"),
+    ],
+)
+async def test_states_that_ignore_the_setpoint_are_refused(
+    hass: HomeAssistant,
+    victron: MockConfigEntry,
+    victron_sim: VictronSimulator,
+    issue_registry: ir.IssueRegistry,
+    address: int,
+    value: int,
+    reason: str,
+) -> None:
+    """ESS mode 3, Dynamic ESS and "keep batteries charged" ignore 2716: refused, nothing
+    written, a repair issue saying what to change; it clears once control works again."""
+    victron_sim.system.set_u16(address, value)
+    await poll(hass)
+    with pytest.raises(HomeAssistantError) as err:
+        await set_number(hass, SETPOINT, 1000)
+    assert err.value.translation_key == reason
+    assert victron_sim.peer.writes == []
+    issue_id = f"{reason}_{victron.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id)
+    victron_sim.system.set_u16(address, {2902: 1, 5400: 0, 2900: 2}[address])
+    await poll(hass)
+    await set_number(hass, SETPOINT, 1000)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_blocked_state_during_control_hands_back(
+    hass: HomeAssistant, victron: MockConfigEntry, victron_sim: VictronSimulator
+) -> None:
+    """Dynamic ESS switched on while a setpoint is held: the next refresh is refused and control
+    is handed back (2716 restored)."""
+    await set_number(hass, SETPOINT, 1000)
+    victron_sim.system.set_u16(5400, 1)
+    await poll(hass)  # reads 5400
+    await poll(hass)  # the refresh is refused
+    assert _override_writes(victron_sim)[-1] == 0
+    assert not victron.runtime_data.coordinator.device.control_active
+
+
+async def test_read_only_gx_is_a_permission_error(
+    hass: HomeAssistant, victron: MockConfigEntry, victron_sim: VictronSimulator
+) -> None:
+    """The GX's read-only Modbus setting refuses writes with exception 2: a permission error of
+    its own, not a failed read; the battery stays in its own operation."""
+    victron_sim.read_only = True
+    with pytest.raises(HomeAssistantError) as err:
+        await set_number(hass, SETPOINT, 1000)
+    assert err.value.translation_key == "victron_modbus_read_only"
+    assert not victron_sim.forced()
+    assert entity_state(hass, SOC) != STATE_UNAVAILABLE
+
+
+async def test_release_restores_the_override_that_was_there(
+    hass: HomeAssistant, victron: MockConfigEntry, victron_sim: VictronSimulator
+) -> None:
+    """Another controller had set 2716 to −300 W: release writes −300 back, not 2700's value."""
+    victron_sim.system.set_32(2716, -300)
+    victron_sim.override_set = True
+    await set_number(hass, SETPOINT, 1000)
+    await select_option(hass, MODE, "auto")
+    assert _override_writes(victron_sim)[-1] == -300
+    assert victron_sim.grid_setpoint == -300
+
+
+async def test_partial_failure_leaves_nothing_forced(
+    hass: HomeAssistant, victron: MockConfigEntry, victron_sim: VictronSimulator
+) -> None:
+    """The setpoint write fails (the device's error, unapplied): nothing is forced, the
+    integration says auto."""
+    victron_sim.fail_write(0)
+    with pytest.raises(HomeAssistantError):
+        await set_number(hass, SETPOINT, 1000)
+    assert not victron_sim.forced()
+    assert not victron.runtime_data.coordinator.device.control_active
+    assert entity_state(hass, MODE) == "auto"
+
+
+async def test_no_limit_reported_uses_the_options(
+    hass: HomeAssistant, victron: MockConfigEntry, victron_sim: VictronSimulator
+) -> None:
+    """DVCC max charge current −1 and max discharge power −1 mean "no limit": the setpoint is
+    bounded by the options (5000 W here) and still works."""
+    victron_sim.system.set_i16(2704, -1)
+    victron_sim.system.set_i16(2705, -1)
+    await poll(hass)
+    await set_number(hass, SETPOINT, -4000)
+    assert victron_sim.battery_power() == pytest.approx(-4000, abs=1)
+    with pytest.raises(ServiceValidationError):
+        await set_number(hass, SETPOINT, -6000)
+
+
+async def test_crash_leaves_the_override_until_home_assistant_starts_again(
+    hass: HomeAssistant, victron: MockConfigEntry, victron_sim: VictronSimulator
+) -> None:
+    """No documented expiry: after a crash (no release) the GX keeps regulating to the last
+    setpoint however long it waits; the next start finds the stored record and releases it."""
+    await set_number(hass, SETPOINT, 1500)
+    guard = victron.runtime_data.coordinator.control
+    with patch.object(guard, "async_release", AsyncMock()):  # Home Assistant dies here
+        assert await hass.config_entries.async_unload(victron.entry_id)
+    await victron_sim.advance(3600)
+    assert victron_sim.forced()
+    assert await hass.config_entries.async_setup(victron.entry_id)
+    await hass.async_block_till_done()
+    assert not victron_sim.forced()
+    assert _override_writes(victron_sim)[-1] == 0
+
+
+async def test_outage_log_names_no_host(
+    hass: HomeAssistant,
+    victron: MockConfigEntry,
+    victron_sim: VictronSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The one line an outage logs says what failed, without the device's address."""
+    await victron_sim.peer.set_fault(Fault.REFUSE)
+    await poll(hass)
+    lines = [r.getMessage() for r in caplog.records if "Error fetching" in r.getMessage()]
+    assert lines
+    assert not [line for line in lines if "127.0.0.1" in line]

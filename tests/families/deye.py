@@ -7,6 +7,7 @@ from typing import Any
 from homeassistant.const import CONF_HOST, CONF_PORT
 
 from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.devices.deye import CONTROL_EXPIRY_SECONDS
 from custom_components.home_battery.families.deye import (
     CONF_LOGGER_SERIAL,
     CONF_PROFILE,
@@ -15,6 +16,7 @@ from custom_components.home_battery.families.deye import (
 
 from ..simulators.deye import LOGGER_SERIAL, SERIAL, DeyeSimulator
 from . import FamilyCase
+from .variants import variant
 
 
 def entry_data(sim: DeyeSimulator) -> dict[str, Any]:
@@ -64,6 +66,15 @@ def _expected(slug: str) -> dict[str, tuple[float | str, str | None]]:
 
 SOLARMAN_SERIAL = "2305170042"
 
+# Control safety, read from the simulated inverter: our program window ends at most 15 minutes
+# after the last refresh (devices/deye_program.py), on the inverter's own clock.
+_SAFETY: dict[str, Any] = {
+    "forced": lambda sim: sim.forced(),
+    "crash_bound": CONTROL_EXPIRY_SECONDS,
+    "advance": lambda sim, seconds: sim.advance(seconds),
+    "invalid_writes": lambda sim: sim.invalid_writes(),
+}
+
 CASE = FamilyCase(
     key="deye",
     title="Deye",
@@ -72,12 +83,15 @@ CASE = FamilyCase(
     entry_data=entry_data,
     expected=_expected("deye"),
     tolerance=0.011,
-    setpoint=2000,
+    # A charge: the simulated inverter is in a zero-export work mode, where a discharge setpoint
+    # is refused (tests/test_deye.py covers discharging in the selling-first mode).
+    setpoint=-1500,
     out_of_range=-20000,
     # What the time-of-use program the client wrote makes the simulated inverter do.
     commanded_power=lambda sim: sim.inverter.tou_power(),
     released=lambda sim: sim.inverter.released(),
     modbus=True,
+    **_SAFETY,
 )
 
 SOLARMAN_CASE = FamilyCase(
@@ -93,7 +107,37 @@ SOLARMAN_CASE = FamilyCase(
     out_of_range=6000,
     commanded_power=lambda sim: sim.inverter.tou_power(),
     released=lambda sim: sim.inverter.released(),
+    **_SAFETY,
     # Outages are ridden out for 120 s and reconnects back off up to 60 s: with 61 s per poll the
     # second failed poll makes the entities unavailable, and every poll is past the backoff.
     poll_clock_step=61.0,
 )
+
+# Models the shared suite can run too: a 16 kW single-phase (grid ×10), an HV inverter with two
+# batteries, and an HV model of device type 0x0601 (20-50 kW).
+VARIANTS = [
+    variant(CASE, "Deye 16 kW", make_simulator=lambda: DeyeSimulator(profile="single_phase_16kw")),
+    variant(
+        CASE,
+        "Deye HV two batteries",
+        make_simulator=lambda: DeyeSimulator(profile="three_phase_hv", second_battery=True),
+        drop=(
+            "_battery_voltage",
+            "_battery_current",
+            "_battery_temperature",
+            "_maximum_charge_power",
+            "_maximum_discharge_power",
+        ),
+    ),
+    variant(
+        CASE,
+        "Deye HV 0x0601",
+        make_simulator=lambda: DeyeSimulator(profile="three_phase_hv", device_type=0x0601),
+        drop=(
+            "_battery_voltage",
+            "_battery_current",
+            "_maximum_charge_power",
+            "_maximum_discharge_power",
+        ),
+    ),
+]

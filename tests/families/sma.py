@@ -7,10 +7,12 @@ from typing import Any
 from homeassistant.const import CONF_HOST, CONF_PORT
 
 from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.devices.sma import FALLBACK_TIMEOUT
 from custom_components.home_battery.families.sma import CONF_UNIT_ID
 
 from ..simulators.sma import SERIAL, UNIT_ID, SmaSimulator
 from . import FamilyCase
+from .variants import variant
 
 
 def entry_data(sim: SmaSimulator) -> dict[str, Any]:
@@ -46,4 +48,22 @@ CASE = FamilyCase(
     commanded_power=lambda sim: sim.commanded_power(),
     released=lambda sim: not sim.control_active,
     modbus=True,
+    forced=lambda sim: sim.forced(),
+    # The fallback timeout control sets in 41195 (devices/sma.py): the setpoint lapses after it.
+    crash_bound=FALLBACK_TIMEOUT,
+    advance=lambda sim, seconds: sim.advance(seconds),
+    invalid_writes=lambda sim: sim.bank.invalid_writes,
 )
+
+# Models the shared suite can run too: a Sunny Island (counters 30595/30597), and a model
+# without 30231 that refuses any block touching it (limits then from the options).
+VARIANTS = [
+    variant(CASE, "SMA Sunny Island", make_simulator=lambda: SmaSimulator(model="si")),
+    variant(
+        CASE,
+        "SMA without rating",
+        make_simulator=lambda: SmaSimulator(max_power=False, strict_missing=True),
+        drop=("_maximum_charge_power", "_maximum_discharge_power"),
+        options={"max_charge_power": 3000, "max_discharge_power": 3000},
+    ),
+]

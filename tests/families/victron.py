@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
@@ -11,6 +12,7 @@ from custom_components.home_battery.families.victron import CONF_BATTERY_UNIT_ID
 
 from ..simulators.victron import SERIAL, VictronSimulator
 from . import FamilyCase
+from .variants import variant
 
 
 def entry_data(sim: VictronSimulator) -> dict[str, Any]:
@@ -60,4 +62,27 @@ CASE = FamilyCase(
     commanded_power=lambda sim: sim.battery_power() if sim.override_active else None,
     released=lambda sim: sim.grid_setpoint == sim.system.get_i16(2700),
     modbus=True,
+    forced=lambda sim: sim.forced(),
+    # No documented expiry of the volatile override 2716 (devices/victron.py): a crashed Home
+    # Assistant leaves it until the GX reboots or Home Assistant starts again: no device-side
+    # bound (as for sonnen).
+    crash_bound=math.inf,
+    advance=lambda sim, seconds: sim.advance(seconds),
+    invalid_writes=lambda sim: sum(b.invalid_writes for b in (sim.system, sim.vebus, sim.battery)),
 )
+
+# Models the shared suite can run too: a BMV/SmartShunt (no SOH, BMS limits or temperature).
+VARIANTS = [
+    variant(
+        CASE,
+        "Victron GX SmartShunt",
+        make_simulator=lambda: VictronSimulator(monitor="smartshunt"),
+        drop=(
+            "_state_of_health",
+            "_battery_temperature",
+            "_charge_voltage_limit",
+            "_charge_current_limit",
+            "_discharge_current_limit",
+        ),
+    ),
+]

@@ -38,6 +38,9 @@ class RegisterBank:
     words: dict[int, int] = field(default_factory=dict)
     writable: set[int] = field(default_factory=set)
     on_write: Callable[[int, list[int]], None] | None = None
+    # Writes the device cannot take (to an address it does not have or that is read-only, or a
+    # value out of its range): the shared suite expects none.
+    invalid_writes: int = 0
 
     def define(self, first: int, count: int = 1, value: int = 0) -> None:
         for address in range(first, first + count):
@@ -85,6 +88,7 @@ class RegisterBank:
 
     def write(self, address: int, values: list[int]) -> None:
         if any(a not in self.writable for a in range(address, address + len(values))):
+            self.invalid_writes += 1
             raise ModbusError(ILLEGAL_ADDRESS)
         for offset, value in enumerate(values):
             self.words[address + offset] = value

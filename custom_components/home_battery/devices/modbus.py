@@ -3,17 +3,32 @@
 A family describes its registers as a table of `Register`s; `plan_blocks` merges them into the
 fewest block reads the device allows, `decode_blocks` turns the answers into engineering values,
 and a `RegisterTransport` (Modbus TCP here, Solarman V5 elsewhere) carries the requests.
+
+Real variety: a register block one model lacks answers a Modbus exception (2 "illegal data
+address"; 0x0A/0x0B from a gateway whose target service or unit is missing, e.g. the Victron GX:
+dbus_modbustcp `backend.cpp` `getExceptionCode`). Registers marked `optional` are probed once at
+setup (`RegisterDevice.probe`): what the device refused is left out of the poll plan and kept for
+the diagnostics (`probe_report`), so that it disables only its own entities. The steady-state
+poll sends no more requests than the plan of what the device has.
+
+pymodbus logs a warning or an error on every failed request (a refused connection, an exception
+answer, a garbled frame), which during an outage is one or more lines per poll. Our transport
+reports the failure itself (the coordinator logs one line per outage), so pymodbus's records made
+on behalf of our requests are demoted to debug level (`quiet_pymodbus`): they are still shown
+with `logger: logs: pymodbus: debug` in Home Assistant's configuration.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 import inspect
 import logging
+import math
 import time
 from typing import Any, Protocol
 
@@ -27,6 +42,10 @@ from .model import (
 _LOGGER = logging.getLogger(__name__)
 
 MAX_REGISTERS_PER_READ = 125  # the Modbus limit for function code 3
+# Exception codes meaning "not here": 2 illegal data address (Modbus application protocol v1.1b3
+# §7), 0x0A gateway path unavailable, 0x0B gateway target failed to respond (a missing service or
+# unit behind a gateway such as the Victron GX: dbus_modbustcp backend.cpp getExceptionCode).
+MISSING_CODES = frozenset({2, 0x0A, 0x0B})
 
 
 class DataType(StrEnum):
@@ -64,6 +83,14 @@ class Register:
     nan: frozenset[int] = frozenset()
     options: Mapping[int, str] | None = None
     poll: bool = True  # False: read on demand only (identity, control read-back)
+    write_only: bool = False  # never read (the device refuses to)
+    optional: bool = False  # a model may lack it: probed once at setup, then left out if refused
+    group: str | None = None  # optional registers a model has or lacks together (probed as one)
+
+    @property
+    def probe_unit(self) -> str:
+        """Return the name under which this register is probed (its group, or its key)."""
+        return self.group or self.key
 
     @property
     def count(self) -> int:
@@ -87,11 +114,12 @@ class Register:
                 raw -= 1 << bits
         if self.options is not None:
             return self.options.get(raw, str(raw))
-        value = raw * self.scale * self.sign + self.offset
-        return int(value) if self.scale == 1 and self.offset == 0 else round(value, 6)
+        return _number(raw * self.scale * self.sign + self.offset, whole=self.scale == 1)
 
     def encode(self, value: float) -> list[int]:
         """Turn an engineering value into the words to write, checking that it fits."""
+        if not math.isfinite(value):
+            raise ValueError(f"{value} does not fit register {self.address}")
         raw = round((value - self.offset) / (self.scale * self.sign))
         bits = 16 * self.count
         signed = self.data_type in (DataType.I16, DataType.I32)
@@ -101,6 +129,15 @@ class Register:
         raw &= (1 << bits) - 1
         words = [(raw >> (16 * i)) & 0xFFFF for i in reversed(range(self.count))]
         return list(reversed(words)) if self.low_word_first else words
+
+
+def _number(value: float, *, whole: bool) -> float | int | None:
+    """Return a decoded value as the model takes it: finite, never −0.0 (None when not finite)."""
+    if not math.isfinite(value):
+        return None
+    if whole and value == int(value):
+        return int(value)
+    return round(value, 6) + 0.0  # + 0.0 turns −0.0 into 0.0
 
 
 @dataclass(frozen=True)
@@ -114,13 +151,18 @@ class ReadBlock:
 
 
 def plan_blocks(
-    registers: Iterable[Register], *, max_count: int = MAX_REGISTERS_PER_READ, max_gap: int = 0
+    registers: Iterable[Register],
+    *,
+    max_count: int = MAX_REGISTERS_PER_READ,
+    max_gap: int = 0,
+    avoid: frozenset[tuple[str, int]] = frozenset(),
 ) -> list[ReadBlock]:
     """Merge registers into the fewest block reads the device allows.
 
     Registers of the same unit are merged while the block stays within `max_count` registers and
     the unused stretch between two neighbours is at most `max_gap` registers (devices that answer
-    a read touching an undefined address with an exception need 0).
+    a read touching an undefined address with an exception need 0) and holds no address of
+    `avoid` ((unit, address) pairs the device refused).
     """
     blocks: list[ReadBlock] = []
     by_unit: dict[str, list[Register]] = {}
@@ -133,7 +175,9 @@ def plan_blocks(
         for register in members:
             reg_end = register.address + register.count
             if current and (
-                register.address - end > max_gap or max(end, reg_end) - start > max_count
+                register.address - end > max_gap
+                or max(end, reg_end) - start > max_count
+                or any((unit, a) in avoid for a in range(end, register.address))
             ):
                 blocks.append(ReadBlock(unit, start, end - start, tuple(current)))
                 start, end, current = register.address, reg_end, []
@@ -168,6 +212,37 @@ class RegisterTransport(Protocol):
 
     async def close(self) -> None:
         """Close the connection."""
+
+
+# True while pymodbus works for one of our requests: set by the transport around every call, and
+# inherited by the connection's protocol callbacks, which copy the context they were created in.
+_OUR_REQUEST: ContextVar[bool] = ContextVar("home_battery_modbus_request", default=False)
+_PYMODBUS_LOGGERS = ("pymodbus", "pymodbus.logging")
+
+
+class _DemoteOurRecords(logging.Filter):
+    """Turns pymodbus's warnings and errors about our requests into debug records.
+
+    Other users of pymodbus in the same process (Home Assistant's own Modbus integration) keep
+    theirs. A demoted record is kept only when the pymodbus logger is set to debug.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG or not _OUR_REQUEST.get():
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_DEMOTE = _DemoteOurRecords()
+
+
+def quiet_pymodbus() -> None:
+    """Install the filter that keeps pymodbus to debug level for our requests (idempotent)."""
+    for name in _PYMODBUS_LOGGERS:
+        logger = logging.getLogger(name)
+        if _DEMOTE not in logger.filters:
+            logger.addFilter(_DEMOTE)
 
 
 def _unit_keyword() -> str:
@@ -247,10 +322,11 @@ class ModbusTcpTransport:
                 connected = await client.connect()
         except (TimeoutError, OSError) as err:
             client.close()
-            raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}") from err
+            # The host stays out of the message: it reaches the log (house rule).
+            raise DeviceConnectionError(f"cannot connect to port {self.port}") from err
         if not connected:
             client.close()
-            raise DeviceConnectionError(f"cannot connect to {self.host}:{self.port}")
+            raise DeviceConnectionError(f"cannot connect to port {self.port}")
         self._client = client
         self.connections += 1
         if dropped_while_idle:
@@ -269,6 +345,17 @@ class ModbusTcpTransport:
         self, method: str, unit_id: int, send: Callable[[Any], Awaitable[Any]]
     ) -> Any:
         """Send one request over the connection (opened if needed) and return the answer."""
+        quiet_pymodbus()
+        # A connection opened now runs its callbacks in a copy of this context: flagged too.
+        token = _OUR_REQUEST.set(True)
+        try:
+            return await self._request(method, unit_id, send)
+        finally:
+            _OUR_REQUEST.reset(token)
+
+    async def _request(
+        self, method: str, unit_id: int, send: Callable[[Any], Awaitable[Any]]
+    ) -> Any:
         from pymodbus.exceptions import ModbusException
 
         client = await self._ensure_connected()
@@ -336,7 +423,11 @@ class ModbusTcpTransport:
 
 
 class RegisterDevice:
-    """Reads a register table and writes single registers with read-back, over one transport."""
+    """Reads a register table and writes single registers with read-back, over one transport.
+
+    The poll plan covers what the device has: optional registers it refused when probed at setup
+    are left out (and the plan never reads across their addresses).
+    """
 
     def __init__(
         self,
@@ -351,25 +442,136 @@ class RegisterDevice:
         self.transport = transport
         self.unit_ids = dict(unit_ids)
         self.registers = {r.key: r for r in registers}
-        self.blocks = plan_blocks(
-            (r for r in registers if r.poll), max_count=max_count, max_gap=max_gap
-        )
         self._max_count = max_count
         self._max_gap = max_gap
+        # Probe units (a group, or an optional register's key) the device refused, with the
+        # exception code it answered; and addresses a block read must not span.
+        self.refused: dict[str, int | None] = {}
+        self._holes: set[tuple[str, int]] = set()
+        self.blocks = self._plan()
+
+    def has(self, key: str) -> bool:
+        """Return True unless the device refused this register when probed."""
+        return self.registers[key].probe_unit not in self.refused
+
+    def _plan(self, registers: Iterable[Register] | None = None) -> list[ReadBlock]:
+        members = self.registers.values() if registers is None else registers
+        avoid = frozenset(
+            self._holes
+            | {
+                (r.unit, a)
+                for r in self.registers.values()
+                if not self.has(r.key)
+                for a in range(r.address, r.address + r.count)
+            }
+        )
+        return plan_blocks(
+            (r for r in members if self.has(r.key) and (registers is not None or r.poll)),
+            max_count=self._max_count,
+            max_gap=self._max_gap,
+            avoid=avoid,
+        )
+
+    async def probe(self) -> None:
+        """Read each planned block once, and leave out what the device refused.
+
+        The registers read on demand only are probed too. A refused block is read again
+        part by part (each group or optional register alone): an optional part the device
+        refuses is left out of the poll, a required one fails the probe. When every part answers
+        on its own, the block spanned an address the device does not serve, and is split there.
+        The caller holds the transport's lock.
+        """
+        on_demand = self._plan(r for r in self.registers.values() if not (r.poll or r.write_only))
+        for block in (*self.blocks, *on_demand):
+            try:
+                await self._read(block)
+            except DeviceRejectedError as err:
+                if err.code not in MISSING_CODES:
+                    raise
+                await self._probe_parts(block)
+        self.blocks = self._plan()
+
+    async def _probe_parts(self, block: ReadBlock) -> None:
+        parts: dict[str, list[Register]] = {}
+        for register in block.registers:
+            parts.setdefault(register.probe_unit, []).append(register)
+        refused_any = False
+        for name, members in parts.items():
+            try:
+                for part in plan_blocks(members, max_count=self._max_count, max_gap=0):
+                    await self._read(part)
+            except DeviceRejectedError as err:
+                if err.code not in MISSING_CODES or not all(r.optional for r in members):
+                    raise
+                _LOGGER.debug("the device has no %s (exception %s)", name, err.code)
+                self.refused[name] = err.code
+                refused_any = True
+        if not refused_any:
+            used = {
+                (r.unit, a) for r in block.registers for a in range(r.address, r.address + r.count)
+            }
+            self._holes |= {
+                (block.unit, a)
+                for a in range(block.address, block.address + block.count)
+                if (block.unit, a) not in used
+            }
+
+    def probe_report(self) -> dict[str, Any]:
+        """Return what the probe found, for the diagnostics (JSON-serialisable).
+
+        `refused`: per probe unit, its register unit, addresses and the exception code;
+        `poll`: the blocks each poll reads, as [unit, first address, count].
+        """
+        refused: dict[str, Any] = {}
+        for register in self.registers.values():
+            name = register.probe_unit
+            if name in self.refused:
+                entry = refused.setdefault(
+                    name,
+                    {"unit": register.unit, "addresses": [], "exception_code": self.refused[name]},
+                )
+                entry["addresses"].append(register.address)
+        return {"refused": refused, "poll": [[b.unit, b.address, b.count] for b in self.blocks]}
+
+    def missing(self) -> list[str]:
+        """Return what the probe found missing, as "name (unit: addresses)" (diagnostics)."""
+        return [
+            f"{name} ({entry['unit']}: {', '.join(map(str, entry['addresses']))})"
+            for name, entry in sorted(self.probe_report()["refused"].items())
+        ]
+
+    async def _read(self, block: ReadBlock) -> list[int]:
+        return await self.transport.read(self.unit_ids[block.unit], block.address, block.count)
 
     async def read_blocks(self, blocks: Sequence[ReadBlock]) -> dict[str, StateValue | None]:
-        """Read the given blocks; the caller holds the transport's lock."""
-        answers = [
-            await self.transport.read(self.unit_ids[b.unit], b.address, b.count) for b in blocks
-        ]
-        return decode_blocks(blocks, answers)
+        """Read the given blocks; the caller holds the transport's lock.
+
+        A block of optional registers the device answers with "not here" reads as unknown
+        values; a required one fails the read.
+        """
+        values: dict[str, StateValue | None] = {}
+        for block in blocks:
+            try:
+                words = await self._read(block)
+            except DeviceRejectedError as err:
+                if err.code not in MISSING_CODES or not all(r.optional for r in block.registers):
+                    raise
+                values.update(dict.fromkeys((r.key for r in block.registers), None))
+                continue
+            values.update(decode_blocks([block], [words]))
+        return values
+
+    async def read_polled(self) -> dict[str, StateValue | None]:
+        """Read the poll plan; the caller holds the transport's lock."""
+        return await self.read_blocks(self.blocks)
 
     async def read_keys(self, *keys: str) -> dict[str, StateValue | None]:
-        """Read some registers by key; the caller holds the transport's lock."""
-        registers = [self.registers[k] for k in keys]
-        return await self.read_blocks(
-            plan_blocks(registers, max_count=self._max_count, max_gap=self._max_gap)
-        )
+        """Read some registers by key; the caller holds the transport's lock.
+
+        Registers the device refused when probed read as None.
+        """
+        values = await self.read_blocks(self._plan(self.registers[k] for k in keys))
+        return {k: values.get(k) for k in keys}
 
     async def write_key(self, key: str, value: float, *, verify: bool = True) -> None:
         """Write one register and read it back; the caller holds the transport's lock."""

@@ -6,6 +6,10 @@ need in the field: they close idle connections and sometimes refuse new ones for
 they occasionally send a corrupted frame. So a request on a connection the logger closed is
 sent again once on a new connection, a corrupted answer is asked for again once, and after a
 refused connection the next attempt waits (5 s, doubling to 60 s) instead of hammering the stick.
+
+pysolarmanv5 logs every frame at debug level with the logger's serial number (as "[serial]" and
+inside the frame's hex dump) and the host in some messages; it gets a logger adapter that puts
+"**REDACTED**" in their place, since the serial is redacted in the diagnostics too.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 import logging
 import struct
 import time
+import traceback
 from typing import Any
 
 from .model import DeviceConnectionError, DeviceRejectedError, DeviceSilentError
@@ -31,6 +36,42 @@ type _Call = Callable[[Any], Awaitable[Any]]
 
 class _RetryError(Exception):
     """A failure worth one more try on a fresh connection."""
+
+
+REDACTED = "**REDACTED**"
+
+
+class RedactingLogger(logging.LoggerAdapter[logging.Logger]):
+    """A logger for pysolarmanv5 that never prints the logger's serial number or the host.
+
+    The message is formatted here (with its traceback, where one is asked for), the secrets
+    replaced, and the result logged as plain text.
+    """
+
+    def __init__(self, logger: logging.Logger, *secrets: str) -> None:
+        """Redact each of `secrets` (empty ones are ignored) from every record."""
+        super().__init__(logger, {})
+        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log `msg % args` with the secrets replaced."""
+        if not self.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        exc_info = kwargs.pop("exc_info", None)
+        if exc_info:
+            error = exc_info if isinstance(exc_info, BaseException) else None
+            text += "\n" + "".join(
+                traceback.format_exception(error) if error else traceback.format_exc()
+            )
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        self.logger.log(level, "%s", text, **kwargs)
+
+
+def frame_serial(logger_serial: int) -> str:
+    """Return the logger serial as it appears in a hex dump of a V5 frame (little endian)."""
+    return struct.pack("<I", logger_serial).hex(" ")
 
 
 @dataclass(kw_only=True)
@@ -104,7 +145,7 @@ class SolarmanTransport:
         wait = self._next_connect - self.clock()
         if wait > 0:
             raise DeviceConnectionError(
-                f"the logger at {self.host}:{self.port} refused the connection; "
+                f"the logger (port {self.port}) refused the connection; "
                 f"next attempt in {wait:.0f} s"
             )
         client = PySolarmanV5Async(
@@ -115,7 +156,12 @@ class SolarmanTransport:
             # pysolarmanv5's own timeouts stay longer than ours, so ours decides.
             socket_timeout=self.timeout + 1,
             auto_reconnect=False,
-            logger=_LOGGER,
+            logger=RedactingLogger(
+                _LOGGER,
+                str(self.logger_serial),
+                frame_serial(self.logger_serial),
+                self.host,
+            ),
         )
         try:
             async with asyncio.timeout(self.timeout):
@@ -124,9 +170,7 @@ class SolarmanTransport:
             self._failed_connects += 1
             backoff = min(FIRST_BACKOFF * 2 ** (self._failed_connects - 1), MAX_BACKOFF)
             self._next_connect = self.clock() + backoff
-            raise DeviceConnectionError(
-                f"cannot connect to the logger at {self.host}:{self.port}"
-            ) from err
+            raise DeviceConnectionError(f"cannot connect to the logger (port {self.port})") from err
         self._failed_connects = 0
         self._next_connect = 0.0
         self._client = client
