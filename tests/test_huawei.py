@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.util import slugify
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -28,7 +29,8 @@ from custom_components.home_battery.devices.huawei import (
 )
 from custom_components.home_battery.families.huawei import CONF_UNIT_ID
 
-from .families.huawei import entry_data
+from .families import FamilyCase
+from .families.huawei import VARIANTS, entry_data
 from .helpers import battery_device, entity_state, poll, select_option, set_number
 from .simulators.faults import Fault
 from .simulators.huawei import (
@@ -411,3 +413,38 @@ async def test_other_client_raises_repair_issue_until_stable(
     coordinator.device.clock = lambda: clock() + 16 * 60  # a quarter of an hour without a takeover
     await poll(hass, 61)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("model", VARIANTS, ids=lambda model: slugify(model.title))
+async def test_models_without_a_block(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, model: FamilyCase
+) -> None:
+    """Inverters without a meter or without unit 1's registers set up and poll; only what they
+    lack is missing (and listed in the diagnostics); a negative exported energy shows positive."""
+    simulator = model.make_simulator()
+    await simulator.start()
+    try:
+        entry = MockConfigEntry(
+            domain=DOMAIN, title=model.title, data=model.entry_data(simulator), unique_id=SERIAL
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        for entity_id, (value, _unit) in model.expected.items():
+            shown = entity_state(hass, entity_id)
+            assert (
+                shown == value
+                if isinstance(value, str)
+                else float(shown) == pytest.approx(value, abs=model.tolerance)
+            ), entity_id
+        prefix = f"sensor.{slugify(model.title)}_"
+        sensors = {s.entity_id for s in hass.states.async_all("sensor")}
+        lacks = {f"{prefix}{key}" for key in ("grid_power", "battery_temperature")} - sensors
+        diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+        assert bool(lacks) == bool(diagnostics["device"]["missing_data"])
+        await poll(hass, 61)
+        assert entity_state(hass, f"{prefix}state_of_charge") != STATE_UNAVAILABLE
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        await simulator.stop()

@@ -278,14 +278,66 @@ async def test_setpoint_bounds_follow_the_users_maxima(sim: HuaweiSimulator, mak
     assert sim.invalid_writes == 0
 
 
-async def test_refused_read_of_the_battery_model_means_no_battery(
-    sim: HuaweiSimulator, make: Factory
-) -> None:
-    """A model without the product-model registers answers exception 2: no battery."""
+async def test_refused_battery_model_means_no_battery(sim: HuaweiSimulator, make: Factory) -> None:
+    """A model without the product-model registers answers exception 2: no battery. The setup
+    probe finds it, and says so in the diagnostics."""
     del sim.bank.words[47000]  # and 47089 (unit 2) reads 0
     device = make()
     await ready(device)
+    assert device.missing_data == ["battery_model (main: 47000)"]
     with pytest.raises(ControlBlockedError):
         await device.set_mode("fully_fed_to_grid")
-    with pytest.raises(DeviceRejectedError):
-        await device.registers.read_keys("battery_model")
+    assert sim.peer.writes == []
+
+
+@pytest.mark.parametrize(
+    ("options", "missing", "absent"),
+    [
+        pytest.param(
+            {"unit_temperature": False},
+            ["battery_unit_1 (main: 37022)"],
+            {Key.BATTERY_TEMPERATURE},
+            id="no-unit-temperature",
+        ),
+        pytest.param(
+            {"meter": False},
+            ["meter (main: 37113, 37119, 37121)"],
+            {Key.GRID_POWER, Key.GRID_ENERGY_EXPORTED, Key.GRID_ENERGY_IMPORTED, Key.LOAD_POWER},
+            id="no-meter",
+        ),
+        pytest.param(
+            {"battery": False},
+            [
+                "battery (main: 37046, 37048, 37758, 37760, 37762, 37763, 37764, 37765, 37780, "
+                "37782)",
+                "battery_2_model (main: 47089)",
+                "battery_model (main: 47000)",
+                "battery_settings (main: 47075, 47077, 47083, 47086, 47100, 47246, 47247, 47249)",
+                "battery_unit_1 (main: 37022)",
+            ],
+            {Key.STATE_OF_CHARGE, Key.BATTERY_POWER, Key.CAPACITY, Key.BATTERY_TEMPERATURE},
+            id="no-battery",
+        ),
+    ],
+)
+async def test_a_block_the_model_lacks_leaves_only_its_values_out(
+    make: Factory, options: dict[str, bool], missing: list[str], absent: set[str]
+) -> None:
+    """Models without a battery, a meter or unit 1's temperature: setup and polls work, the
+    probe lists what is missing, and only those values are absent."""
+    sim = HuaweiSimulator(startup_silence=0, **options)
+    await sim.start()
+    try:
+        device = make(peer=sim)
+        await ready(device)
+        assert device.missing_data == missing
+        before = sim.request_count
+        state = await device.read()
+        assert not absent & set(state)
+        assert Key.PV_POWER in state
+        assert sim.request_count - before == len(device.registers.blocks)
+        if not options.get("battery", True):
+            with pytest.raises(ControlBlockedError):
+                await device.set_mode("fully_fed_to_grid")
+    finally:
+        await sim.stop()

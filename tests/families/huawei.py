@@ -12,6 +12,7 @@ from custom_components.home_battery.families.huawei import CONF_UNIT_ID
 
 from ..simulators.huawei import PASSWORD, SERIAL, HuaweiSimulator
 from . import FamilyCase
+from .variants import variant
 
 
 def entry_data(sim: HuaweiSimulator) -> dict[str, Any]:
@@ -72,3 +73,28 @@ CASE = FamilyCase(
     advance=advance,
     invalid_writes=lambda sim: sim.invalid_writes,
 )
+
+
+def _negative_export() -> HuaweiSimulator:
+    sim = HuaweiSimulator()
+    sim.export_sign = -1  # a meter that reports the exported energy negative [HSI #54]
+    return sim
+
+
+# Models the shared suite can run too: without a power meter, without unit 1's registers (the
+# battery temperature), and a meter that counts the exported energy negative (shown positive).
+VARIANTS = [
+    variant(
+        CASE,
+        "Huawei without meter",
+        make_simulator=lambda: HuaweiSimulator(meter=False),
+        drop=("_grid_power", "_grid_energy_imported", "_grid_energy_exported", "_consumption"),
+    ),
+    variant(
+        CASE,
+        "Huawei without unit 1",
+        make_simulator=lambda: HuaweiSimulator(unit_temperature=False),
+        drop=("_battery_temperature",),
+    ),
+    variant(CASE, "Huawei negative export", make_simulator=_negative_export),
+]

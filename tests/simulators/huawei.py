@@ -118,6 +118,9 @@ class HuaweiSimulator(PeerSimulator):
         require_login: bool = True,
         busy_rate: float = 0.0,
         seed: int = 14,
+        battery: bool = True,
+        meter: bool = True,
+        unit_temperature: bool = True,
     ) -> None:
         self.bank = HuaweiBank()
         self.bank.sim = self
@@ -129,6 +132,11 @@ class HuaweiSimulator(PeerSimulator):
         self.time_scale = time_scale  # > 1 makes the state of charge move faster
         self.seconds_per_minute = seconds_per_minute  # < 60 makes forcible periods end sooner
         self.serial = serial
+        # Model variants: an inverter without a battery (no 37000-37799 storage registers and no
+        # 47xxx battery settings; huawei-solar-lib reads them only with a battery), without a
+        # power meter (37100-37139), or with the battery's registers but not unit 1's (37000-37045).
+        self.battery, self.meter = battery, meter
+        self.unit_temperature = battery and unit_temperature
         self.password = password
         self.require_login = require_login
         self.login_supported = True  # False: 0x41 is an unknown function (a serial gateway)
@@ -333,6 +341,8 @@ class HuaweiSimulator(PeerSimulator):
 
     def battery_power(self) -> float:
         """Battery power, + discharging, as the inverter would deliver it."""
+        if not self.battery:
+            return 0.0
         commanded = self.forcible_power()
         if commanded is not None:
             wanted = commanded
@@ -352,7 +362,11 @@ class HuaweiSimulator(PeerSimulator):
 
     def _define(self) -> None:
         bank = self.bank
-        for first, count in ((30000, 80), (32000, 120), (37000, 140), (37700, 100), (47000, 300)):
+        ranges = [(30000, 80), (32000, 120)]
+        ranges += [(37000, 46)] if self.unit_temperature else []  # unit 1 [HSL STORAGE_UNIT_1_*]
+        ranges += [(37100, 40)] if self.meter else []
+        ranges += [(37046, 54), (37700, 100), (47000, 300)] if self.battery else []
+        for first, count in ranges:
             bank.define(first, count)
         bank.define(HEARTBEAT)
         bank.set_string(30000, MODEL, 15)
@@ -361,15 +375,14 @@ class HuaweiSimulator(PeerSimulator):
             {HEARTBEAT, *range(MAX_CHARGE, MAX_CHARGE + 4), PERIOD, WORKING_MODE, COMMAND}
         )
         bank.writable.update(range(FORCIBLE_MODE, FORCIBLE_MODE + 5))
-        bank.set_32(37046, self.max_charge_w)
-        bank.set_32(37048, self.max_discharge_w)
-        bank.set_32(37758, round(self.capacity_wh))
-        bank.set_u16(47000, LUNA2000)
+        self._set(37046, self.max_charge_w, 2)
+        self._set(37048, self.max_discharge_w, 2)
+        self._set(37758, round(self.capacity_wh), 2)
+        self._set(47000, LUNA2000)
         for register, value in self.user.items():
-            if register in _PAIRS:
-                bank.set_32(register, value)
-            else:
-                bank.set_u16(register, value)
+            self._set(register, value, 2 if register in _PAIRS else 1)
+        if not self.battery:
+            self.user.clear()
         bank.on_write = self._on_write
         self.update(0.0)
 
@@ -404,20 +417,31 @@ class HuaweiSimulator(PeerSimulator):
             self.imported_kwh += grid * hours / 1000
         else:
             self.exported_kwh -= grid * hours / 1000
-        bank = self.bank
-        bank.set_32(32064, round(self.pv_w))
-        bank.set_32(32080, round(self.pv_w + power))  # the inverter's AC output
-        bank.set_i16(37022, round(self.temperature * 10))
-        bank.set_32(37113, round(-grid))  # + = exporting on the wire
-        bank.set_32(37119, round(self.exported_kwh * 100) * self.export_sign)
-        bank.set_32(37121, round(self.imported_kwh * 100))
-        bank.set_u16(37760, round(self.soc * 10))
-        bank.set_u16(37762, self.running_status)
-        bank.set_u16(37763, round(self.voltage * 10))
-        bank.set_i16(37764, round(-power / self.voltage * 10))  # + = charging on the wire
-        bank.set_32(37765, round(-power))  # + = charging on the wire
-        bank.set_32(37780, round(self.charged_kwh * 100))
-        bank.set_32(37782, round(self.discharged_kwh * 100))
+        for address, value, width in (
+            (32064, round(self.pv_w), 2),
+            (32080, round(self.pv_w + power), 2),  # the inverter's AC output
+            (37022, round(self.temperature * 10), 1),
+            (37113, round(-grid), 2),  # + = exporting on the wire
+            (37119, round(self.exported_kwh * 100) * self.export_sign, 2),
+            (37121, round(self.imported_kwh * 100), 2),
+            (37760, round(self.soc * 10), 1),
+            (37762, self.running_status, 1),
+            (37763, round(self.voltage * 10), 1),
+            (37764, round(-power / self.voltage * 10), 1),  # + = charging on the wire
+            (37765, round(-power), 2),  # + = charging on the wire
+            (37780, round(self.charged_kwh * 100), 2),
+            (37782, round(self.discharged_kwh * 100), 2),
+        ):
+            self._set(address, value, width)
+
+    def _set(self, address: int, value: int, width: int = 1) -> None:
+        """Set a register this model has (16 or 32 bits); others stay undefined."""
+        if address not in self.bank.words:
+            return
+        if width == 2:
+            self.bank.set_32(address, value)
+        else:
+            self.bank.set_u16(address, value)
 
     # --- clients ------------------------------------------------------------------------------
 

@@ -95,43 +95,54 @@ _OPERATING_STATE = {
 }
 IDLE_BELOW_W = 10
 
-# Every row: HSL `registers.py` @40bf666 unless noted (name in brackets).
+# Every row: HSL `registers.py` @40bf666 unless noted (name in brackets). What an inverter may
+# lack is optional, probed once at setup, and then left out of the poll (its entities with it):
+# huawei-solar-lib reads the storage registers only with a battery, the meter's only with a meter
+# (HSL `bridge.py` `update`: ENERGY_STORAGE_REGISTERS, POWER_METER_REGISTERS).
+_BATTERY, _UNIT_1, _METER, _SETTINGS = "battery", "battery_unit_1", "meter", "battery_settings"
+
+
+def _storage(key: str, address: int, group: str = _BATTERY, **fields: Any) -> Register:
+    return Register(key=key, address=address, optional=True, group=group, **fields)
+
+
 REGISTERS: tuple[Register, ...] = (
     Register(key="model", address=30000, data_type=DataType.STRING, length=15, poll=False),
     Register(key="serial", address=30015, data_type=DataType.STRING, length=10, poll=False),
     Register(key=Key.PV_POWER, address=32064, data_type=DataType.I32),  # [INPUT_POWER]
     Register(key="active_power", address=32080, data_type=DataType.I32),  # [ACTIVE_POWER]
     # [STORAGE_UNIT_1_BATTERY_TEMPERATURE] I16, °C, gain 10.
-    Register(key=Key.BATTERY_TEMPERATURE, address=37022, data_type=DataType.I16, scale=0.1),
-    Register(key=Key.MAX_CHARGE_POWER, address=37046, data_type=DataType.U32),
-    Register(key=Key.MAX_DISCHARGE_POWER, address=37048, data_type=DataType.U32),
+    _storage(Key.BATTERY_TEMPERATURE, 37022, _UNIT_1, data_type=DataType.I16, scale=0.1),
+    _storage(Key.MAX_CHARGE_POWER, 37046, data_type=DataType.U32),
+    _storage(Key.MAX_DISCHARGE_POWER, 37048, data_type=DataType.U32),
     # [POWER_METER_ACTIVE_POWER]: + while exporting on the wire (evcc `scale: -1`).
-    Register(key=Key.GRID_POWER, address=37113, data_type=DataType.I32, sign=-1),
+    _storage(Key.GRID_POWER, 37113, _METER, data_type=DataType.I32, sign=-1),
     # [GRID_EXPORTED_ENERGY] is an I32AbsoluteValueRegister: some meters report it negative
     # (HSI #54); `read` takes its magnitude.
-    Register(key=Key.GRID_ENERGY_EXPORTED, address=37119, data_type=DataType.I32, scale=0.01),
-    Register(key=Key.GRID_ENERGY_IMPORTED, address=37121, data_type=DataType.I32, scale=0.01),
-    Register(key=Key.CAPACITY, address=37758, data_type=DataType.U32, scale=0.001),  # Wh
-    Register(key=Key.STATE_OF_CHARGE, address=37760, scale=0.1),
-    Register(key="running_status", address=37762, options=_RUNNING_STATUS),
-    Register(key=Key.BATTERY_VOLTAGE, address=37763, scale=0.1),
+    _storage(Key.GRID_ENERGY_EXPORTED, 37119, _METER, data_type=DataType.I32, scale=0.01),
+    _storage(Key.GRID_ENERGY_IMPORTED, 37121, _METER, data_type=DataType.I32, scale=0.01),
+    _storage(Key.CAPACITY, 37758, data_type=DataType.U32, scale=0.001),  # Wh
+    _storage(Key.STATE_OF_CHARGE, 37760, scale=0.1),
+    _storage("running_status", 37762, options=_RUNNING_STATUS),
+    _storage(Key.BATTERY_VOLTAGE, 37763, scale=0.1),
     # Power is + while charging on the wire (HSI #115); the current is assumed to be signed like
     # it (unconfirmed).
-    Register(key=Key.BATTERY_CURRENT, address=37764, data_type=DataType.I16, scale=0.1, sign=-1),
-    Register(key=Key.BATTERY_POWER, address=37765, data_type=DataType.I32, sign=-1),
-    Register(key=Key.ENERGY_CHARGED, address=37780, data_type=DataType.U32, scale=0.01),
-    Register(key=Key.ENERGY_DISCHARGED, address=37782, data_type=DataType.U32, scale=0.01),
-    Register(key="battery_model", address=47000, poll=False),  # [STORAGE_UNIT_1_PRODUCT_MODEL]
-    Register(key="battery_2_model", address=47089, poll=False),  # [STORAGE_UNIT_2_...]
+    _storage(Key.BATTERY_CURRENT, 37764, data_type=DataType.I16, scale=0.1, sign=-1),
+    _storage(Key.BATTERY_POWER, 37765, data_type=DataType.I32, sign=-1),
+    _storage(Key.ENERGY_CHARGED, 37780, data_type=DataType.U32, scale=0.01),
+    _storage(Key.ENERGY_DISCHARGED, 37782, data_type=DataType.U32, scale=0.01),
+    # [STORAGE_UNIT_1_PRODUCT_MODEL], [STORAGE_UNIT_2_PRODUCT_MODEL]
+    _storage("battery_model", 47000, "battery_model", poll=False),
+    _storage("battery_2_model", 47089, "battery_2_model", poll=False),
     # RW settings control changes, and restores [STORAGE_MAXIMUM_(DIS)CHARGING_POWER, W].
-    Register(key="max_charging_power", address=47075, data_type=DataType.U32),
-    Register(key="max_discharging_power", address=47077, data_type=DataType.U32),
-    Register(key="forcible_period", address=47083, poll=False),  # minutes
-    Register(key="working_mode", address=47086),
-    Register(key="forcible_command", address=47100),
-    Register(key="forcible_mode", address=47246, poll=False),
-    Register(key="forcible_charge_power", address=47247, data_type=DataType.U32, poll=False),
-    Register(key="forcible_discharge_power", address=47249, data_type=DataType.U32, poll=False),
+    _storage("max_charging_power", 47075, _SETTINGS, data_type=DataType.U32),
+    _storage("max_discharging_power", 47077, _SETTINGS, data_type=DataType.U32),
+    _storage("forcible_period", 47083, _SETTINGS, poll=False),  # minutes
+    _storage("working_mode", 47086, _SETTINGS),
+    _storage("forcible_command", 47100, _SETTINGS),
+    _storage("forcible_mode", 47246, _SETTINGS, poll=False),
+    _storage("forcible_charge_power", 47247, _SETTINGS, data_type=DataType.U32, poll=False),
+    _storage("forcible_discharge_power", 47249, _SETTINGS, data_type=DataType.U32, poll=False),
 )
 
 # The user's own values of everything control writes, read before its first write.
@@ -218,8 +229,13 @@ class HuaweiDevice(BatteryDevice):
         """Return how often another client took the inverter's only Modbus connection."""
         return self.transport.idle_drops
 
+    @property
+    def missing_data(self) -> list[str]:
+        """Return the register groups this inverter refused when probed at setup."""
+        return self.registers.missing()
+
     async def connect(self) -> DeviceIdentity:
-        """Read the model and serial number; log in as the installer when a password is set.
+        """Read the identity, probe what this inverter has, log in when a password is set.
 
         A refused password raises `DeviceAuthError` (Home Assistant then asks for it again).
         """
@@ -230,6 +246,7 @@ class HuaweiDevice(BatteryDevice):
                 raise DeviceRejectedError(
                     "the inverter reports no serial number", unit_id=self.config.unit_id
                 )
+            await self.registers.probe()
             await self.session.login()
         self.identity = DeviceIdentity(
             serial_number=serial, manufacturer="Huawei", model=model or "SUN2000"
@@ -239,7 +256,7 @@ class HuaweiDevice(BatteryDevice):
     async def read(self) -> BatteryState:
         """Read every polled block and map it onto the common model."""
         async with self.session.lock:
-            values = await self.registers.read_blocks(self.registers.blocks)
+            values = await self.registers.read_polled()
         self._update_power_limits(*self._setpoint_limits(values))
         state: BatteryState = {k: v for k in _COPIED if (v := values.get(k)) is not None}
         exported = values.get(Key.GRID_ENERGY_EXPORTED)
@@ -296,9 +313,10 @@ class HuaweiDevice(BatteryDevice):
         async with self.session.lock:
             if self._battery_model is None:
                 self._battery_model = await self._read_battery_model()
-            if self._battery_model == _NO_BATTERY:
+            if self._battery_model == _NO_BATTERY or not self.registers.has("working_mode"):
                 raise ControlBlockedError(
-                    "huawei_no_battery", "the inverter reports no battery (47000 and 47089 are 0)"
+                    "huawei_no_battery",
+                    "the inverter reports no battery (47000 and 47089 are 0, or refused)",
                 )
             if watts:
                 caps = self.saved_user_settings or await self.registers.read_keys(*_CAPS)
@@ -312,11 +330,7 @@ class HuaweiDevice(BatteryDevice):
     async def _read_battery_model(self) -> int:
         """Return the battery's product model; a model without the registers has no battery."""
         for key in ("battery_model", "battery_2_model"):
-            try:
-                model = _int((await self.registers.read_keys(key))[key])
-            except DeviceRejectedError:
-                continue
-            if model > _NO_BATTERY:
+            if (model := _int((await self.registers.read_keys(key))[key])) > _NO_BATTERY:
                 return model
         return _NO_BATTERY
 
