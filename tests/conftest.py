@@ -102,8 +102,9 @@ async def sim(
         yield simulator
 
 
-def _family_entry(case: FamilyCase, sim: Simulator) -> MockConfigEntry:
-    """Return a config entry for the family's started simulator (not yet added)."""
+@pytest.fixture
+def family_entry(case: FamilyCase, sim: Simulator) -> MockConfigEntry:
+    """A config entry for the family's started simulator, not yet added."""
     return MockConfigEntry(
         domain=DOMAIN,
         title=case.title,
@@ -114,10 +115,9 @@ def _family_entry(case: FamilyCase, sim: Simulator) -> MockConfigEntry:
 
 
 @pytest.fixture
-async def entry(hass: HomeAssistant, case: FamilyCase, sim: Simulator) -> MockConfigEntry:
+async def entry(hass: HomeAssistant, family_entry: MockConfigEntry) -> MockConfigEntry:
     """The family's battery, set up in Home Assistant."""
-    config_entry = _family_entry(case, sim)
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    family_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(family_entry.entry_id)
     await hass.async_block_till_done()
-    return config_entry
+    return family_entry

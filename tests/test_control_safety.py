@@ -27,11 +27,11 @@ from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.control import ControlGuard
 from custom_components.home_battery.devices.base import BatteryDevice
 
-from .families import CASES, FamilyCase, family_params
+from .families import CASES, VARIANTS, FamilyCase, family_params
 from .helpers import eventually, poll, select_option, set_number
 from .simulators.faults import Fault
 
-CONTROLLED = [case for case in CASES if case.setpoint is not None]
+CONTROLLED = [case for case in (*CASES, *VARIANTS) if case.setpoint is not None]
 
 pytestmark = [
     pytest.mark.usefixtures("socket_enabled"),

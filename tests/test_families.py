@@ -21,14 +21,14 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
 
-from .families import CASES, FamilyCase, Simulator, family_params
+from .families import CASES, VARIANTS, FamilyCase, Simulator, family_params
 from .helpers import eventually, poll, set_number
 from .simulators.faults import Fault
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
-@pytest.fixture(params=family_params(CASES))
+@pytest.fixture(params=family_params([*CASES, *VARIANTS]))
 def case(request: pytest.FixtureRequest) -> FamilyCase:
     """One family of the table."""
     return request.param  # type: ignore[no-any-return]

@@ -32,7 +32,7 @@ from custom_components.home_battery.const import (
 from custom_components.home_battery.planning import request
 
 from .families.sessy import entry_data as sessy_entry_data
-from .families.sonnen import entry_data as sonnen_entry_data
+from .families.sonnen import CASE as SONNEN_CASE, entry_data as sonnen_entry_data
 from .families.victron import entry_data as victron_entry_data
 from .helpers import entity_state, poll, select_option, set_number
 from .simulators.sessy import SERIAL as SESSY_SERIAL, SessySimulator
@@ -414,3 +414,51 @@ async def test_the_setpoint_shows_the_new_value_at_once(
     assert entity_state(hass, MODE) == "manual"
     await set_number(hass, SETPOINT, -0.0)
     assert entity_state(hass, SETPOINT) == "0.0"
+
+
+# --- devices that answer nonsense -------------------------------------------------------------
+
+SONNEN_POWER = "sensor.sonnenbatterie_battery_power"
+SONNEN_DISCHARGED = "sensor.sonnenbatterie_energy_discharged"
+
+
+@pytest.mark.parametrize("case", [SONNEN_CASE], ids=["sonnen"], indirect=True)
+@pytest.mark.parametrize("value", ["NaN", "inf", "-Infinity", 1e12, -1e12, None], ids=repr)
+async def test_impossible_values_are_unknown_and_never_counted(
+    hass: HomeAssistant, sim: Any, entry: MockConfigEntry, value: Any
+) -> None:
+    """A battery power of NaN or 10¹² W: unknown for those polls, no error, and the lifetime
+    energy counter does not move by it (the energy dashboard stays right)."""
+    await poll(hass)
+    before = float(entity_state(hass, SONNEN_DISCHARGED))
+    sim.overrides = {"Pac_total_W": value}
+    for _ in range(3):
+        await poll(hass)
+        assert entity_state(hass, SONNEN_POWER) == "unknown"
+    sim.overrides = {}
+    await poll(hass)
+    assert entity_state(hass, SONNEN_POWER) not in ("unknown", "unavailable")
+    # Only what real samples around the glitch allow: at most the rating for the elapsed time.
+    assert float(entity_state(hass, SONNEN_DISCHARGED)) - before < 0.1
+
+
+async def test_ten_years_of_prices_are_cut_and_the_response_says_so(hass: HomeAssistant) -> None:
+    """350,400 quarter-hour prices: planned over the longest horizon, and the response says
+    where and why the plan ends (the loop stays free: `scripts/bench boundaries` measures it)."""
+    assert await async_setup_component(hass, DOMAIN, {})
+    start = dt_util.utcnow().replace(minute=0, second=0, microsecond=0)
+    step = timedelta(minutes=15)
+    prices = [
+        {"start": (start + i * step).isoformat(), "price": 0.1 + 0.2 * ((i // 4) % 24 > 16)}
+        for i in range(350_400)
+    ]
+    plan = await hass.services.async_call(
+        DOMAIN,
+        "compute_schedule",
+        {"prices": prices, **BATTERY},
+        blocking=True,
+        return_response=True,
+    )
+    assert plan is not None
+    assert plan["sources"]["horizon"]["limited_by"] == "max_horizon"
+    assert len(plan["slots"]) <= 14 * 96 + 1

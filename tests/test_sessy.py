@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from ipaddress import ip_address
 from typing import Any
 
@@ -26,7 +25,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.home_battery.const import DOMAIN
 
 from .families import FamilyCase
-from .families.sessy import LOW_POWER_CASE, OLD_FIRMWARE_CASE, entry_data
+from .families.sessy import CASE, LOW_POWER_CASE, OLD_FIRMWARE_CASE, entry_data
 from .helpers import entity_state, poll, select_option
 from .simulators.faults import Fault
 from .simulators.sessy import API, NOM, PASSWORD, SERIAL, SessySimulator
@@ -40,26 +39,9 @@ BATTERY_POWER = "sensor.sessy_battery_power"
 
 
 @pytest.fixture
-async def sessy_sim(socket_enabled: None) -> AsyncGenerator[SessySimulator]:
-    sim = SessySimulator()
-    await sim.start()
-    yield sim
-    await sim.stop()
-
-
-@pytest.fixture
-def sessy_entry(sessy_sim: SessySimulator) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN, title="Sessy", data=entry_data(sessy_sim), unique_id=SERIAL
-    )
-
-
-@pytest.fixture
-async def sessy(hass: HomeAssistant, sessy_entry: MockConfigEntry) -> MockConfigEntry:
-    sessy_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(sessy_entry.entry_id)
-    await hass.async_block_till_done()
-    return sessy_entry
+def case() -> FamilyCase:
+    """This module's family, for the shared `sim` and `entry` fixtures (conftest.py)."""
+    return CASE
 
 
 def _writes(sim: SessySimulator) -> list[tuple[str, Any]]:
@@ -96,9 +78,9 @@ def _suggested(result: Any) -> dict[str, Any]:
 # --- config flow, reauth and discovery ---------------------------------------------------------
 
 
-async def test_config_flow_invalid_auth(hass: HomeAssistant, sessy_sim: SessySimulator) -> None:
+async def test_config_flow_invalid_auth(hass: HomeAssistant, sim: SessySimulator) -> None:
     """A wrong password is reported on the form; the right one creates the entry."""
-    user_input = {**entry_data(sessy_sim), CONF_PASSWORD: "WRONG"}
+    user_input = {**entry_data(sim), CONF_PASSWORD: "WRONG"}
     user_input.pop("family")
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "sessy"})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
@@ -112,13 +94,13 @@ async def test_config_flow_invalid_auth(hass: HomeAssistant, sessy_sim: SessySim
 
 
 async def test_changed_password_starts_reauth_and_reloads(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """A password rejected while polling: reauth asks for the credentials and reloads."""
-    sessy_sim.password = "N3WPASS1"
+    sim.password = "N3WPASS1"
     await poll(hass)
     assert entity_state(hass, SOC) == STATE_UNAVAILABLE
-    flow = next(iter(sessy.async_get_active_flows(hass, {SOURCE_REAUTH})))
+    flow = next(iter(entry.async_get_active_flows(hass, {SOURCE_REAUTH})))
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {CONF_USERNAME: SERIAL, CONF_PASSWORD: PASSWORD}
     )
@@ -130,36 +112,36 @@ async def test_changed_password_starts_reauth_and_reloads(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
-    assert sessy.data[CONF_PASSWORD] == "N3WPASS1"
-    assert sessy.state is ConfigEntryState.LOADED
+    assert entry.data[CONF_PASSWORD] == "N3WPASS1"
+    assert entry.state is ConfigEntryState.LOADED
     assert float(entity_state(hass, SOC)) == 64
 
 
 async def test_reauth_with_another_dongle_is_refused(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """The username is the dongle's serial: credentials of another Sessy are not taken."""
-    sessy_sim.username, sessy_sim.password = "DOTHER99", "OTHERPW1"
+    sim.username, sim.password = "DOTHER99", "OTHERPW1"
     await poll(hass)
-    flow = next(iter(sessy.async_get_active_flows(hass, {SOURCE_REAUTH})))
+    flow = next(iter(entry.async_get_active_flows(hass, {SOURCE_REAUTH})))
     result = await hass.config_entries.flow.async_configure(
         flow["flow_id"], {CONF_USERNAME: "DOTHER99", CONF_PASSWORD: "OTHERPW1"}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_device"
-    assert sessy.data[CONF_USERNAME] == SERIAL
+    assert entry.data[CONF_USERNAME] == SERIAL
 
 
 async def test_zeroconf_discovery_prefills_the_form(
-    hass: HomeAssistant, sessy_sim: SessySimulator
+    hass: HomeAssistant, sim: SessySimulator
 ) -> None:
     """A discovered Sessy opens its form with the address and serial filled in."""
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_announcement(sessy_sim)
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_announcement(sim)
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "sessy"
-    host = f"127.0.0.1:{sessy_sim.port}"
+    host = f"127.0.0.1:{sim.port}"
     assert _suggested(result) == {CONF_HOST: host, CONF_USERNAME: SERIAL, CONF_PASSWORD: None}
     flow = next(iter(hass.config_entries.flow.async_progress_by_handler(DOMAIN)))
     assert flow["context"]["title_placeholders"] == {"name": "sessy-k4r7"}
@@ -173,29 +155,29 @@ async def test_zeroconf_discovery_prefills_the_form(
 
 
 async def test_zeroconf_known_sessy_at_new_address_updates_the_entry(
-    hass: HomeAssistant, sessy_entry: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, family_entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """A configured Sessy announced at another address: the entry follows, nothing asked."""
-    sessy_entry.add_to_hass(hass)
+    family_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(
-        sessy_entry, data={**sessy_entry.data, CONF_HOST: "192.0.2.7"}
+        family_entry, data={**family_entry.data, CONF_HOST: "192.0.2.7"}
     )
     result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_announcement(sessy_sim)
+        DOMAIN, context={"source": SOURCE_ZEROCONF}, data=_announcement(sim)
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert sessy_entry.data[CONF_HOST] == f"127.0.0.1:{sessy_sim.port}"
+    assert family_entry.data[CONF_HOST] == f"127.0.0.1:{sim.port}"
 
 
 async def test_zeroconf_other_http_device_is_ignored(
-    hass: HomeAssistant, sessy_sim: SessySimulator
+    hass: HomeAssistant, sim: SessySimulator
 ) -> None:
     """Only announcements named sessy-* are taken."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN,
         context={"source": SOURCE_ZEROCONF},
-        data=_announcement(sessy_sim, name="printer-3f"),
+        data=_announcement(sim, name="printer-3f"),
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_supported"
@@ -205,17 +187,17 @@ async def test_zeroconf_other_http_device_is_ignored(
 
 
 async def test_setpoint_sign_and_strategy(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """A charge setpoint goes out negative, after the API strategy; the battery follows."""
     await _set(hass, -1200)
-    assert _writes(sessy_sim) == [
+    assert _writes(sim) == [
         ("/api/v1/power/active_strategy", {"strategy": API}),
         ("/api/v1/power/setpoint", {"setpoint": -1200}),
     ]
     await _set(hass, 800)
-    assert _writes(sessy_sim)[-1] == ("/api/v1/power/setpoint", {"setpoint": 800})
-    assert len(_writes(sessy_sim)) == 3  # the strategy is not sent again
+    assert _writes(sim)[-1] == ("/api/v1/power/setpoint", {"setpoint": 800})
+    assert len(_writes(sim)) == 3  # the strategy is not sent again
     await poll(hass)
     assert float(entity_state(hass, BATTERY_POWER)) == 800
     assert entity_state(hass, MODE) == "manual"
@@ -223,7 +205,7 @@ async def test_setpoint_sign_and_strategy(
 
 
 async def test_out_of_range_refused_nothing_sent(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """Beyond the Sessy's 2.2 kW: a translated error, and nothing goes to the battery."""
     # The number's bounds are the Sessy's: Home Assistant's own check refuses first...
@@ -232,23 +214,23 @@ async def test_out_of_range_refused_nothing_sent(
     assert err.value.translation_key == "out_of_range"
     # ...and ours, for callers that bypass the entity (the schedule).
     with pytest.raises(ServiceValidationError) as err:
-        await sessy.runtime_data.coordinator.async_set_power_setpoint(-2201)
+        await entry.runtime_data.coordinator.async_set_power_setpoint(-2201)
     assert err.value.translation_key == "value_out_of_range"
-    assert _writes(sessy_sim) == []
+    assert _writes(sim) == []
 
 
 async def test_setpoint_ignored_by_battery_raises(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """The setpoint is read back from the power status; one that did not take is reported."""
-    sessy_sim.ignore_setpoints = True
+    sim.ignore_setpoints = True
     with pytest.raises(HomeAssistantError) as err:
         await _set(hass, 1000)
     assert err.value.translation_key == "write_not_accepted"
 
 
 async def test_strategies_as_modes(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """Sessy's strategies are modes; a strategy set in the Sessy app is shown."""
     state = hass.states.get(MODE)
@@ -262,59 +244,59 @@ async def test_strategies_as_modes(
         "sessy_connect",
     ]
     await select_option(hass, MODE, "idle")
-    assert sessy_sim.strategy == "POWER_STRATEGY_IDLE"
+    assert sim.strategy == "POWER_STRATEGY_IDLE"
     assert entity_state(hass, MODE) == "idle"
     await select_option(hass, MODE, "auto")
-    assert sessy_sim.strategy == NOM
-    sessy_sim.strategy = "POWER_STRATEGY_ROI"
+    assert sim.strategy == NOM
+    sim.strategy = "POWER_STRATEGY_ROI"
     await poll(hass)
     assert entity_state(hass, MODE) == "dynamic"
 
 
 async def test_release_on_unload_and_stop(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """Stopping Home Assistant returns the Sessy to its own strategy (NOM)."""
     await _set(hass, 1500)
-    assert sessy_sim.strategy == API
+    assert sim.strategy == API
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
-    assert sessy_sim.strategy == NOM
+    assert sim.strategy == NOM
 
 
 # --- faults ------------------------------------------------------------------------------------
 
 
 async def test_stalled_dongle_times_out(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """A dongle that stops answering makes the entities unavailable after the timeout."""
-    sessy.runtime_data.coordinator.device.http.timeout = 0.3  # seconds; 10 in production
-    await sessy_sim.set_fault(Fault.STALL)
+    entry.runtime_data.coordinator.device.http.timeout = 0.3  # seconds; 10 in production
+    await sim.set_fault(Fault.STALL)
     await poll(hass)
     assert entity_state(hass, SOC) == STATE_UNAVAILABLE
-    await sessy_sim.set_fault(Fault.NONE)
+    await sim.set_fault(Fault.NONE)
     await poll(hass)
     assert float(entity_state(hass, SOC)) == 64
 
 
 async def test_missing_state_of_charge_fails_the_poll(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """An answer without the state of charge is not a state: entities unavailable."""
-    sessy_sim.omitted = {"state_of_charge"}
+    sim.omitted = {"state_of_charge"}
     await poll(hass)
     assert entity_state(hass, SOC) == STATE_UNAVAILABLE
-    sessy_sim.omitted = set()
+    sim.omitted = set()
     await poll(hass)
     assert float(entity_state(hass, SOC)) == 64
 
 
 async def test_error_state_raises_the_alarm(
-    hass: HomeAssistant, sessy: MockConfigEntry, sessy_sim: SessySimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SessySimulator
 ) -> None:
     """SYSTEM_STATE_ERROR is a system error and a fault."""
-    sessy_sim.system_state = "SYSTEM_STATE_ERROR"
+    sim.system_state = "SYSTEM_STATE_ERROR"
     await poll(hass)
     assert entity_state(hass, "binary_sensor.sessy_system_error") == "on"
     assert entity_state(hass, "binary_sensor.sessy_alarm") == "on"

@@ -3,7 +3,6 @@ against the Modbus simulator."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -18,7 +17,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.devices import sma
 
-from .families.sma import entry_data
+from .families import FamilyCase
+from .families.sma import CASE, entry_data
 from .helpers import battery_device, entity_state, poll, select_option, set_number
 from .simulators.sma import (
     APPLY_FALLBACK,
@@ -37,18 +37,9 @@ MODE = "select.sma_operating_mode"
 
 
 @pytest.fixture
-async def sim(socket_enabled: None) -> AsyncGenerator[SmaSimulator]:
-    """A Sunny Boy Storage simulator on a free loopback port."""
-    simulator = SmaSimulator()
-    await simulator.start()
-    yield simulator
-    await simulator.stop()
-
-
-@pytest.fixture
-async def entry(hass: HomeAssistant, sim: SmaSimulator) -> MockConfigEntry:
-    """The simulated inverter, set up in Home Assistant."""
-    return await _setup(hass, sim)
+def case() -> FamilyCase:
+    """This module's family, for the shared `sim` and `entry` fixtures (conftest.py)."""
+    return CASE
 
 
 def _commands(sim: SmaSimulator) -> list[tuple[int, int]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 import logging
 from typing import Any
 
@@ -24,7 +23,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.home_battery.const import DOMAIN
 
-from .families.sonnen import entry_data
+from .families import FamilyCase
+from .families.sonnen import CASE, entry_data
 from .helpers import entity_state, poll, select_option
 from .simulators.faults import Fault
 from .simulators.sonnen import (
@@ -49,26 +49,9 @@ NEW_TOKEN = "0f9e8d7c-new-token"
 
 
 @pytest.fixture
-async def sonnen_sim(socket_enabled: None) -> AsyncGenerator[SonnenSimulator]:
-    sim = SonnenSimulator()
-    await sim.start()
-    yield sim
-    await sim.stop()
-
-
-@pytest.fixture
-def sonnen_entry(sonnen_sim: SonnenSimulator) -> MockConfigEntry:
-    return MockConfigEntry(
-        domain=DOMAIN, title="sonnenBatterie", data=entry_data(sonnen_sim), unique_id=SERIAL
-    )
-
-
-@pytest.fixture
-async def sonnen(hass: HomeAssistant, sonnen_entry: MockConfigEntry) -> MockConfigEntry:
-    sonnen_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(sonnen_entry.entry_id)
-    await hass.async_block_till_done()
-    return sonnen_entry
+def case() -> FamilyCase:
+    """This module's family, for the shared `sim` and `entry` fixtures (conftest.py)."""
+    return CASE
 
 
 def _writes(sim: SonnenSimulator) -> list[tuple[str, str, Any]]:
@@ -86,11 +69,11 @@ async def _set(hass: HomeAssistant, entity_id: str, value: float) -> None:
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["http_401", "legacy_empty_answer"])
 async def test_config_flow_invalid_token(
-    hass: HomeAssistant, sonnen_sim: SonnenSimulator, legacy: bool
+    hass: HomeAssistant, sim: SonnenSimulator, legacy: bool
 ) -> None:
     """A wrong token is reported on the form (401, or `{}` from older firmware)."""
-    sonnen_sim.legacy_empty_on_bad_token = legacy
-    user_input = {**entry_data(sonnen_sim), CONF_API_TOKEN: "wrong"}
+    sim.legacy_empty_on_bad_token = legacy
+    user_input = {**entry_data(sim), CONF_API_TOKEN: "wrong"}
     user_input.pop("family")
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "sonnen"})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
@@ -106,16 +89,16 @@ async def test_config_flow_invalid_token(
 
 async def test_revoked_token_starts_reauth_and_new_token_reloads(
     hass: HomeAssistant,
-    sonnen: MockConfigEntry,
-    sonnen_sim: SonnenSimulator,
+    entry: MockConfigEntry,
+    sim: SonnenSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A token rejected while polling: entities unavailable, reauth asks for a new token."""
-    sonnen_sim.token = NEW_TOKEN
+    sim.token = NEW_TOKEN
     await poll(hass)
     assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     assert "Authentication failed" in caplog.text
-    flows = sonnen.async_get_active_flows(hass, {SOURCE_REAUTH})
+    flows = entry.async_get_active_flows(hass, {SOURCE_REAUTH})
     flow = next(iter(flows))
     assert flow["step_id"] == "reauth_confirm"
     # The form asks for the token only; a wrong one is refused there.
@@ -131,51 +114,51 @@ async def test_revoked_token_starts_reauth_and_new_token_reloads(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
-    assert sonnen.data[CONF_API_TOKEN] == NEW_TOKEN
-    assert sonnen.state is ConfigEntryState.LOADED
+    assert entry.data[CONF_API_TOKEN] == NEW_TOKEN
+    assert entry.state is ConfigEntryState.LOADED
     assert float(entity_state(hass, SOC)) == 72
 
 
 async def test_rejected_token_at_setup_starts_reauth(
-    hass: HomeAssistant, sonnen_entry: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, family_entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """A token already wrong at startup: setup fails with reauth, not endless retries."""
-    sonnen_sim.token = NEW_TOKEN
-    sonnen_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(sonnen_entry.entry_id)
+    sim.token = NEW_TOKEN
+    family_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(family_entry.entry_id)
     await hass.async_block_till_done()
-    assert sonnen_entry.state is ConfigEntryState.SETUP_ERROR
-    assert sonnen_entry.async_get_active_flows(hass, {SOURCE_REAUTH})
+    assert family_entry.state is ConfigEntryState.SETUP_ERROR
+    assert family_entry.async_get_active_flows(hass, {SOURCE_REAUTH})
 
 
 async def test_rejected_token_on_control_starts_reauth(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """A setpoint refused for the token: a translated error, and reauth starts."""
-    sonnen_sim.token = NEW_TOKEN
+    sim.token = NEW_TOKEN
     with pytest.raises(HomeAssistantError) as err:
         await _set(hass, SETPOINT, 1000)
     assert err.value.translation_key == "authentication_failed"
     await hass.async_block_till_done()
-    assert sonnen.async_get_active_flows(hass, {SOURCE_REAUTH})
-    assert sonnen_sim.mode == SELF_CONSUMPTION
+    assert entry.async_get_active_flows(hass, {SOURCE_REAUTH})
+    assert sim.mode == SELF_CONSUMPTION
 
 
 # --- control -----------------------------------------------------------------------------------
 
 
 async def test_setpoints_use_the_right_endpoint_and_sign(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """+ discharges through /discharge/W, − charges through /charge/W, after manual mode."""
     await _set(hass, SETPOINT, 2000)
     await _set(hass, SETPOINT, -1500)
-    assert _writes(sonnen_sim) == [
+    assert _writes(sim) == [
         ("PUT", "/api/v2/configurations", {"EM_OperatingMode": MANUAL}),
         ("POST", "/api/v2/setpoint/discharge/2000", None),
         ("POST", "/api/v2/setpoint/charge/1500", None),
     ]
-    assert sonnen_sim.battery_power() == -1500
+    assert sim.battery_power() == -1500
     await poll(hass)
     assert float(entity_state(hass, BATTERY_POWER)) == -1500
     assert float(entity_state(hass, SETPOINT)) == -1500
@@ -183,28 +166,28 @@ async def test_setpoints_use_the_right_endpoint_and_sign(
 
 
 async def test_out_of_range_refused_nothing_sent(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """The inverter's limit (IC_InverterMaxPower_w 4600) bounds the setpoint."""
     state = hass.states.get(SETPOINT)
     assert state is not None
     assert (state.attributes["min"], state.attributes["max"]) == (-4600, 4600)
     with pytest.raises(ServiceValidationError) as err:
-        await sonnen.runtime_data.coordinator.async_set_power_setpoint(-4700)
+        await entry.runtime_data.coordinator.async_set_power_setpoint(-4700)
     assert err.value.translation_key == "value_out_of_range"
-    assert _writes(sonnen_sim) == []
+    assert _writes(sim) == []
 
 
 async def test_mode_change_ignored_by_battery_raises(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """A mode the battery does not take is reported, and no setpoint is sent after it."""
-    sonnen_sim.ignore_configuration = True
+    sim.ignore_configuration = True
     with pytest.raises(HomeAssistantError) as err:
         await _set(hass, SETPOINT, 1000)
     assert err.value.translation_key == "write_not_accepted"
     # No setpoint after it; all or nothing: the mode is put back to auto (EM_OperatingMode 2).
-    assert [w[1:] for w in _writes(sonnen_sim)] == [
+    assert [w[1:] for w in _writes(sim)] == [
         ("/api/v2/configurations", {"EM_OperatingMode": "1"}),
         ("/api/v2/configurations", {"EM_OperatingMode": "2"}),
     ]
@@ -212,118 +195,118 @@ async def test_mode_change_ignored_by_battery_raises(
 
 
 async def test_setpoint_refreshed_before_it_times_out(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """A battery that drops a setpoint (field reports, unconfirmed) gets it again."""
-    sonnen_sim.setpoint_timeout = 20.0
+    sim.setpoint_timeout = 20.0
     await _set(hass, SETPOINT, 1200)
-    await sonnen_sim.advance(21)  # the battery's timeout passed
-    assert not sonnen_sim.setpoint_active
-    assert sonnen_sim.battery_power() == 0
+    await sim.advance(21)  # the battery's timeout passed
+    assert not sim.setpoint_active
+    assert sim.battery_power() == 0
     await poll(hass, 31)  # the control refresh interval
-    assert sonnen_sim.setpoint_active
-    assert sonnen_sim.battery_power() == 1200
-    posts = [w for w in _writes(sonnen_sim) if w[0] == "POST"]
+    assert sim.setpoint_active
+    assert sim.battery_power() == 1200
+    posts = [w for w in _writes(sim) if w[0] == "POST"]
     assert [p[1] for p in posts] == ["/api/v2/setpoint/discharge/1200"] * 2
     # Back to auto: self-consumption again, and no more refreshes.
     await select_option(hass, MODE, "auto")
-    assert sonnen_sim.mode == SELF_CONSUMPTION
-    writes = len(_writes(sonnen_sim))
+    assert sim.mode == SELF_CONSUMPTION
+    writes = len(_writes(sim))
     await poll(hass, 31)
-    assert len(_writes(sonnen_sim)) == writes
+    assert len(_writes(sim)) == writes
     assert entity_state(hass, MODE) == "auto"
 
 
 async def test_time_of_use_mode(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """Time-of-use is offered as its own mode (EM_OperatingMode 10); unload returns to auto."""
     state = hass.states.get(MODE)
     assert state is not None
     assert state.attributes["options"] == ["auto", "manual", "time_of_use"]
     await select_option(hass, MODE, "time_of_use")
-    assert sonnen_sim.mode == TIME_OF_USE
+    assert sim.mode == TIME_OF_USE
     assert entity_state(hass, MODE) == "time_of_use"
-    assert await hass.config_entries.async_unload(sonnen.entry_id)
+    assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-    assert sonnen_sim.mode == SELF_CONSUMPTION
+    assert sim.mode == SELF_CONSUMPTION
 
 
 async def test_mode_changed_in_the_sonnen_app_is_shown(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """The select shows the mode the battery reports, whoever set it."""
-    sonnen_sim.mode = TIME_OF_USE
+    sim.mode = TIME_OF_USE
     await poll(hass)
     assert entity_state(hass, MODE) == "time_of_use"
-    sonnen_sim.mode = "6"  # battery-module extension: no mode of ours
+    sim.mode = "6"  # battery-module extension: no mode of ours
     await poll(hass)
     assert entity_state(hass, MODE) == STATE_UNKNOWN
 
 
 async def test_backup_reserve_is_the_minimum_state_of_charge(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """The minimum state of charge is sonnen's backup buffer, EM_USOC."""
     await _set(hass, MIN_SOC, 25)
-    assert _writes(sonnen_sim) == [("PUT", "/api/v2/configurations", {"EM_USOC": "25"})]
-    assert sonnen_sim.backup_buffer == 25
+    assert _writes(sim) == [("PUT", "/api/v2/configurations", {"EM_USOC": "25"})]
+    assert sim.backup_buffer == 25
     assert float(entity_state(hass, MIN_SOC)) == 25
 
 
 async def test_release_on_stop(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """Stopping Home Assistant returns the battery to self-consumption."""
     await _set(hass, SETPOINT, 1500)
-    assert sonnen_sim.mode == MANUAL
+    assert sim.mode == MANUAL
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
-    assert sonnen_sim.mode == SELF_CONSUMPTION
+    assert sim.mode == SELF_CONSUMPTION
 
 
 # --- faults ------------------------------------------------------------------------------------
 
 
 async def test_stalled_battery_times_out(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """A battery that stops answering makes the entities unavailable after the timeout."""
-    sonnen.runtime_data.coordinator.device.http.timeout = 0.3  # seconds; 10 in production
-    await sonnen_sim.set_fault(Fault.STALL)
+    entry.runtime_data.coordinator.device.http.timeout = 0.3  # seconds; 10 in production
+    await sim.set_fault(Fault.STALL)
     await poll(hass)
     assert entity_state(hass, SOC) == STATE_UNAVAILABLE
-    await sonnen_sim.set_fault(Fault.NONE)
+    await sim.set_fault(Fault.NONE)
     await poll(hass)
     assert float(entity_state(hass, SOC)) == 72
 
 
 async def test_missing_fields(
     hass: HomeAssistant,
-    sonnen: MockConfigEntry,
-    sonnen_sim: SonnenSimulator,
+    entry: MockConfigEntry,
+    sim: SonnenSimulator,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A missing optional field leaves its entity unknown; a missing essential one fails."""
-    sonnen_sim.omitted = {"Production_W"}
+    sim.omitted = {"Production_W"}
     await poll(hass)
     assert entity_state(hass, SOLAR) == STATE_UNKNOWN
     assert float(entity_state(hass, SOC)) == 72
     caplog.set_level(logging.ERROR)
-    sonnen_sim.omitted = {"USOC"}
+    sim.omitted = {"USOC"}
     await poll(hass)
     assert entity_state(hass, SOC) == STATE_UNAVAILABLE
     assert "the answer lacks USOC" in caplog.text
-    sonnen_sim.omitted = set()
+    sim.omitted = set()
     await poll(hass)
     assert float(entity_state(hass, SOLAR)) == 5200
 
 
 async def test_shutdown_reason_raises_the_alarm(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """A DC shutdown reason in latestdata is a system error and a fault."""
-    sonnen_sim.shutdown_reasons = {"Inverter Over Temperature"}
+    sim.shutdown_reasons = {"Inverter Over Temperature"}
     await poll(hass)
     assert entity_state(hass, "binary_sensor.sonnenbatterie_system_error") == "on"
     assert entity_state(hass, "binary_sensor.sonnenbatterie_alarm") == "on"
@@ -334,71 +317,71 @@ async def test_shutdown_reason_raises_the_alarm(
 
 
 async def test_vpp_priority_is_a_permission_error_not_reauth(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """A setpoint answered 403 while the VPP has priority: a repair issue, no reauth, auto."""
-    sonnen_sim.vpp_priority = True
+    sim.vpp_priority = True
     with pytest.raises(HomeAssistantError) as err:
         await _set(hass, SETPOINT, 1000)
     assert err.value.translation_key == "sonnen_vpp_priority"
     await hass.async_block_till_done()
-    assert not list(sonnen.async_get_active_flows(hass, {SOURCE_REAUTH}))
-    assert sonnen_sim.mode == SELF_CONSUMPTION  # the manual mode was rolled back
-    assert not sonnen.runtime_data.coordinator.device.control_active
+    assert not list(entry.async_get_active_flows(hass, {SOURCE_REAUTH}))
+    assert sim.mode == SELF_CONSUMPTION  # the manual mode was rolled back
+    assert not entry.runtime_data.coordinator.device.control_active
     issues = ir.async_get(hass).issues
-    assert (DOMAIN, f"sonnen_vpp_priority_{sonnen.entry_id}") in issues
-    sonnen_sim.vpp_priority = False
+    assert (DOMAIN, f"sonnen_vpp_priority_{entry.entry_id}") in issues
+    sim.vpp_priority = False
     await _set(hass, SETPOINT, 1000)  # control works again: the issue clears
-    assert (DOMAIN, f"sonnen_vpp_priority_{sonnen.entry_id}") not in ir.async_get(hass).issues
+    assert (DOMAIN, f"sonnen_vpp_priority_{entry.entry_id}") not in ir.async_get(hass).issues
 
 
 async def test_service_mode_blocks_control(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """In the installer's testing / module-extension modes nothing is written."""
-    sonnen_sim.mode = MODULE_EXTENSION
+    sim.mode = MODULE_EXTENSION
     await poll(hass)
     with pytest.raises(HomeAssistantError) as err:
         await _set(hass, SETPOINT, 1000)
     assert err.value.translation_key == "sonnen_service_mode"
-    assert _writes(sonnen_sim) == []
+    assert _writes(sim) == []
 
 
 @pytest.mark.parametrize("step", [0, 1])
 async def test_failed_step_leaves_the_battery_in_its_own_mode(
-    hass: HomeAssistant, sonnen: MockConfigEntry, sonnen_sim: SonnenSimulator, step: int
+    hass: HomeAssistant, entry: MockConfigEntry, sim: SonnenSimulator, step: int
 ) -> None:
     """The mode PUT or the setpoint POST fails: the owner's mode is back, nothing forced."""
-    sonnen_sim.fail_write(step)
+    sim.fail_write(step)
     with pytest.raises(HomeAssistantError):
         await _set(hass, SETPOINT, -2000)
-    assert not sonnen_sim.forced
-    assert not sonnen.runtime_data.coordinator.device.control_active
+    assert not sim.forced
+    assert not entry.runtime_data.coordinator.device.control_active
     assert entity_state(hass, MODE) == "auto"
 
 
 async def test_crash_leaves_manual_mode_until_the_next_start(
-    hass: HomeAssistant, sonnen_entry: MockConfigEntry, sonnen_sim: SonnenSimulator
+    hass: HomeAssistant, family_entry: MockConfigEntry, sim: SonnenSimulator
 ) -> None:
     """No expiry on the device (manual mode is kept): the next start releases it."""
-    sonnen_sim.user_mode = TIME_OF_USE
-    sonnen_sim.mode = TIME_OF_USE
-    sonnen_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(sonnen_entry.entry_id)
+    sim.user_mode = TIME_OF_USE
+    sim.mode = TIME_OF_USE
+    family_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(family_entry.entry_id)
     await hass.async_block_till_done()
     await _set(hass, SETPOINT, 1500)
-    device = sonnen_entry.runtime_data.coordinator.device
+    device = family_entry.runtime_data.coordinator.device
     record = device.control_record()
     # Home Assistant disappears without releasing: the battery stays in manual mode.
     device.record_hook = None
     device._forced = False  # the crashed run forgets; its store does not
-    assert await hass.config_entries.async_unload(sonnen_entry.entry_id)
-    await sonnen_sim.advance(24 * 3600)
-    assert sonnen_sim.mode == MANUAL
-    assert sonnen_sim.battery_power() == 1500
+    assert await hass.config_entries.async_unload(family_entry.entry_id)
+    await sim.advance(24 * 3600)
+    assert sim.mode == MANUAL
+    assert sim.battery_power() == 1500
     assert record is not None
     assert record["saved"] == {"EM_OperatingMode": TIME_OF_USE}
     # The next start finds the stored record and restores the owner's time-of-use mode.
-    assert await hass.config_entries.async_setup(sonnen_entry.entry_id)
+    assert await hass.config_entries.async_setup(family_entry.entry_id)
     await hass.async_block_till_done()
-    assert sonnen_sim.mode == TIME_OF_USE
+    assert sim.mode == TIME_OF_USE

@@ -187,7 +187,7 @@ class ControlGuard:
     def _follow_control_state(self) -> None:
         """Refresh expiring control while it is active; stop refreshing once released."""
         interval = self._device.capabilities.control_refresh_interval
-        if not self._device.control_active:
+        if not self._device.control_active or self.release_pending:
             self._stop_refresh()
         elif interval and self._unsub_refresh is None:
             self._unsub_refresh = async_track_time_interval(

@@ -104,6 +104,8 @@ class FamilyCase:
     # The protocol has no answer to a command (MQTT publishes): a command the device ignores
     # raises nothing; what bounds it is the command's own expiry (`crash_bound`).
     silent_writes: bool = False
+    # Another model of the family (a firmware, a size, a second battery): its name in test ids.
+    variant: str = ""
     # Entries of other integrations the family needs, pointing at the started simulator: the
     # shared suite sets them up before the battery, the demo writes them beside it.
     support_entries: Callable[[Any], list[SupportEntry]] | None = None
@@ -118,7 +120,11 @@ class FamilyCase:
 def family_params(cases: Iterable[FamilyCase]) -> list[Any]:
     """Parameters for the `case` fixture: one per family, Modbus families marked `modbus`."""
     return [
-        pytest.param(case, id=case.key, marks=[pytest.mark.modbus] if case.modbus else [])
+        pytest.param(
+            case,
+            id=f"{case.key}-{case.variant}" if case.variant else case.key,
+            marks=[pytest.mark.modbus] if case.modbus else [],
+        )
         for case in cases
     ]
 
@@ -181,3 +187,17 @@ def _cases() -> list[FamilyCase]:
 
 
 CASES: list[FamilyCase] = _cases()
+
+
+def _variants() -> list[FamilyCase]:
+    from .deye import VARIANTS as DEYE
+    from .pylontech_can import V1_3_CASE
+    from .sessy import LOW_POWER_CASE, OLD_FIRMWARE_CASE
+    from .sma import VARIANTS as SMA
+    from .victron import VARIANTS as VICTRON
+
+    return [*VICTRON, OLD_FIRMWARE_CASE, LOW_POWER_CASE, V1_3_CASE, *DEYE, *SMA]
+
+
+# Other models of the families, run by the shared suites beside the families' own cases.
+VARIANTS: list[FamilyCase] = _variants()

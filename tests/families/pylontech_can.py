@@ -82,6 +82,7 @@ CASE = FamilyCase(
 # no charge requests (0x35C is gone). For the shared suite's table: add it to `CASES`.
 V1_3_CASE = replace(
     CASE,
+    variant="v1_3",
     key="pylontech_can",
     make_simulator=partial(PylontechCanSimulator, period=PERIOD, protocol="1.3"),
     expected={

@@ -79,12 +79,14 @@ CASE = FamilyCase(
 # battery whose owner set 1700 W: the limits fall back to the inverter's 2200 W, no voltage.
 OLD_FIRMWARE_CASE = replace(
     CASE,
+    variant="old_firmware",
     make_simulator=partial(SessySimulator, old_firmware=True),
     expected={k: v for k, v in CASE.expected.items() if k != "sensor.sessy_battery_voltage"},
 )
 # Current firmware with the owner's max_power 1700 W in /api/v1/system/settings.
 LOW_POWER_CASE = replace(
     CASE,
+    variant="low_power",
     make_simulator=partial(SessySimulator, max_power=1700),
     expected=CASE.expected
     | {

@@ -25,4 +25,4 @@ def variant(
         for entity_id, value in case.expected.items()
         if not entity_id.endswith(drop)
     }
-    return replace(case, title=title, expected=expected, **changes)
+    return replace(case, title=title, expected=expected, variant=new, **changes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+import asyncio
 from collections.abc import Awaitable, Callable
 import contextlib
 from dataclasses import replace
@@ -59,6 +60,9 @@ class BatteryDevice(ABC):
         self._forced = False
         self._saved: dict[str, Any] | None = None
         self._writing = False
+        # Control actions, refreshes and releases never interleave (a refresh that waited while
+        # control was released must not take it again).
+        self._control_lock = asyncio.Lock()
         self._user_limits: tuple[float | None, float | None] = (None, None)
         # Awaited with the new record whenever it changes, before the first write of a session.
         self.record_hook: RecordHook | None = None
@@ -185,13 +189,21 @@ class BatteryDevice(ABC):
         await self._write_soc_limit(key, percent)
 
     async def refresh_control(self) -> None:
-        """Write the active setpoint again, for devices whose control expires."""
-        watts = self._setpoint
-        if watts is not None and self._mode == Mode.MANUAL:
-            await self._control(Mode.MANUAL, watts, lambda: self._write_setpoint(watts))
+        """Write the active setpoint again, for devices whose control expires.
+
+        A refresh never takes control: one that waited while control was released does nothing.
+        """
+        async with self._control_lock:
+            watts = self._setpoint
+            if watts is not None and self._mode == Mode.MANUAL and self._forced:
+                await self._control_locked(Mode.MANUAL, watts, lambda: self._write_setpoint(watts))
 
     async def release_control(self) -> None:
         """Return the device to its own operation, restoring the user's saved settings."""
+        async with self._control_lock:
+            await self._release_locked()
+
+    async def _release_locked(self) -> None:
         self._writing = True
         try:
             await self._write_release()
@@ -256,11 +268,17 @@ class BatteryDevice(ABC):
     async def _control(
         self, mode: str, watts: float | None, write: Callable[[], Awaitable[None]]
     ) -> None:
-        """Run one control write all-or-nothing.
+        """Run one control write all-or-nothing, one control action at a time.
 
         The state of the device is checked first, the user's settings are saved before the first
         write, and the device is returned to auto if the write fails.
         """
+        async with self._control_lock:
+            await self._control_locked(mode, watts, write)
+
+    async def _control_locked(
+        self, mode: str, watts: float | None, write: Callable[[], Awaitable[None]]
+    ) -> None:
         try:
             await self._check_control(mode, watts)
             if not self._forced:
@@ -287,7 +305,7 @@ class BatteryDevice(ABC):
         trying (grace period, unload, stop).
         """
         with contextlib.suppress(DeviceError):
-            await self.release_control()
+            await self._release_locked()
 
     async def _record_changed(self) -> None:
         if self.record_hook is not None:

@@ -56,6 +56,7 @@ REQUIRED_BATTERY_FIELDS = ("capacity", "state_of_charge", "max_charge_power", "m
 # `load_forecast: auto`: a profile from this much of the house's consumption history.
 LOAD_HISTORY = timedelta(weeks=4)
 AUTO = "auto"
+MAX_SOURCES_IN_A_LIST = 16  # today and tomorrow, a few responses
 
 
 @dataclass(kw_only=True)
@@ -86,7 +87,8 @@ def resolve_source(hass: HomeAssistant, source: Any) -> Any:
 
     A list may mix entity ids and data (today's and tomorrow's entities, two responses).
     """
-    if isinstance(source, list):
+    # A list of several sources has a few items; a long list is data, not scanned on the loop.
+    if isinstance(source, list) and len(source) <= MAX_SOURCES_IN_A_LIST:
         return [resolve_source(hass, item) if isinstance(item, str) else item for item in source]
     if not isinstance(source, str):
         return source
