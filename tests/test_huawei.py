@@ -203,10 +203,9 @@ async def test_link_lost_the_inverter_ends_the_command_itself(
     coordinator = entry.runtime_data.coordinator
     clock = coordinator.device.clock
     coordinator.device.clock = lambda: clock() + CONTROL_EXPIRY_SECONDS  # Home Assistant's too
-    # Polls only: a control refresh due in the same moment races the release (reported).
-    await poll(hass)
+    await poll(hass, 61)  # a control refresh is due too
     await sim.set_fault(Fault.NONE)
-    await poll(hass)
+    await poll(hass, 61)
     assert entity_state(hass, MODE) == "auto"
     assert not coordinator.device.control_active
     assert not sim.forced
