@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from homeassistant.components.recorder.models import StatisticMeanType
+from homeassistant.components.recorder.models import StatisticMeanType, StatisticMetaData
 from homeassistant.components.recorder.statistics import async_import_statistics
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -22,6 +22,8 @@ from .simulators.victron import SERIAL, VictronSimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 HOUSE = "sensor.victron_gx_house_consumption"
+# Newer Home Assistant requires the unit class of imported statistics; 2025.4 has no such key.
+UNIT_CLASS = {"unit_class": "power"} if "unit_class" in StatisticMetaData.__annotations__ else {}
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +75,7 @@ async def test_auto_load_forecast_from_the_house_history(
             "source": "recorder",
             "statistic_id": HOUSE,
             "unit_of_measurement": "W",
+            **UNIT_CLASS,
         },
         [
             {"start": now - timedelta(hours=h), "mean": 800.0, "min": 800.0, "max": 800.0}
