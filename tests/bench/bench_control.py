@@ -17,6 +17,7 @@ STEPS = 1000
 
 async def _family(case: Any) -> dict[str, int]:
     from homeassistant import loader
+    from homeassistant.setup import async_setup_component
     from pytest_homeassistant_custom_component.common import (
         MockConfigEntry,
         async_test_home_assistant,
@@ -29,6 +30,8 @@ async def _family(case: Any) -> dict[str, int]:
 
     async with async_test_home_assistant() as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+        # Home Assistant's shared HTTP session (sonnen, Sessy) asks the network integration.
+        assert await async_setup_component(hass, "network", {})
         async with family_simulator(hass, case) as sim:
             entry = MockConfigEntry(
                 domain="home_battery",
