@@ -41,12 +41,12 @@ from enum import StrEnum
 import math
 from typing import Any
 
-from .base import BatteryDevice
 from .deye_program import PROGRAMS, Program, Table, to_hhmm, to_minutes
 from .modbus import (
     DataType,
     ModbusTcpTransport,
     Register,
+    RegisterBatteryDevice,
     RegisterDevice,
     RegisterTransport,
 )
@@ -377,7 +377,7 @@ class DeyeConfig:
     timeout: float | None = None  # None: the transport's default
 
 
-class DeyeDevice(BatteryDevice):
+class DeyeDevice(RegisterBatteryDevice):
     """A Deye hybrid inverter with its battery."""
 
     def __init__(self, config: DeyeConfig) -> None:
@@ -457,15 +457,6 @@ class DeyeDevice(BatteryDevice):
             serial_number=str(values["serial"]), manufacturer="Deye", model=layout.model
         )
         return self.identity
-
-    def probe_report(self) -> dict[str, Any]:
-        """Return what the setup probe found: refused blocks and the poll plan."""
-        return self.registers.probe_report()
-
-    @property
-    def missing_data(self) -> list[str]:
-        """Return the registers this model refused when probed at setup (diagnostics)."""
-        return self.registers.missing()
 
     async def _read_register(self, register: Register) -> StateValue | None:
         words = await self.transport.read(self.config.unit_id, register.address, register.count)

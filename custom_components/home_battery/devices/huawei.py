@@ -39,9 +39,14 @@ from dataclasses import dataclass, field
 import logging
 from typing import Any
 
-from .base import BatteryDevice
 from .huawei_login import BUSY_PAUSES, HEARTBEAT_INTERVAL, HuaweiSession
-from .modbus import DataType, ModbusTcpTransport, Register, RegisterDevice
+from .modbus import (
+    DataType,
+    ModbusTcpTransport,
+    Register,
+    RegisterBatteryDevice,
+    RegisterDevice,
+)
 from .model import (
     BatteryState,
     Capabilities,
@@ -189,7 +194,7 @@ class HuaweiConfig:
     busy_pauses: tuple[float, ...] = BUSY_PAUSES
 
 
-class HuaweiDevice(BatteryDevice):
+class HuaweiDevice(RegisterBatteryDevice):
     """A SUN2000 inverter with a LUNA2000 battery."""
 
     capabilities = Capabilities(
@@ -228,11 +233,6 @@ class HuaweiDevice(BatteryDevice):
     def connection_takeovers(self) -> int:
         """Return how often another client took the inverter's only Modbus connection."""
         return self.transport.idle_drops
-
-    @property
-    def missing_data(self) -> list[str]:
-        """Return the register groups this inverter refused when probed at setup."""
-        return self.registers.missing()
 
     async def connect(self) -> DeviceIdentity:
         """Read the identity, probe what this inverter has, log in when a password is set.

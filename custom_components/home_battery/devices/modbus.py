@@ -32,6 +32,7 @@ import math
 import time
 from typing import Any, Protocol
 
+from .base import BatteryDevice
 from .model import (
     DeviceConnectionError,
     DeviceRejectedError,
@@ -595,3 +596,18 @@ class RegisterDevice:
                 raise WriteNotAcceptedError(
                     key, value, found if isinstance(found, (int, float)) else None
                 )
+
+
+class RegisterBatteryDevice(BatteryDevice):
+    """A battery read through a `RegisterDevice`: what its setup probe found, for diagnostics."""
+
+    registers: RegisterDevice
+
+    def probe_report(self) -> dict[str, Any]:
+        """Return what the setup probe found: refused blocks and the poll plan."""
+        return self.registers.probe_report()
+
+    @property
+    def missing_data(self) -> list[str]:
+        """Return the registers this model refused when probed at setup (diagnostics)."""
+        return self.registers.missing()

@@ -36,8 +36,13 @@ from dataclasses import dataclass
 import time
 from typing import Any
 
-from .base import BatteryDevice
-from .modbus import DataType, ModbusTcpTransport, Register, RegisterDevice
+from .modbus import (
+    DataType,
+    ModbusTcpTransport,
+    Register,
+    RegisterBatteryDevice,
+    RegisterDevice,
+)
 from .model import (
     BatteryState,
     Capabilities,
@@ -169,7 +174,7 @@ class SmaConfig:
     timeout: float = 3.0
 
 
-class SmaDevice(BatteryDevice):
+class SmaDevice(RegisterBatteryDevice):
     """A Sunny Island or Sunny Boy Storage."""
 
     capabilities = Capabilities(
@@ -209,15 +214,6 @@ class SmaDevice(BatteryDevice):
         )
         self.identity = DeviceIdentity(serial_number=str(serial), manufacturer="SMA", model=model)
         return self.identity
-
-    def probe_report(self) -> dict[str, Any]:
-        """Return what the setup probe found: refused blocks and the poll plan."""
-        return self.registers.probe_report()
-
-    @property
-    def missing_data(self) -> list[str]:
-        """Return the registers this model refused when probed at setup (diagnostics)."""
-        return self.registers.missing()
 
     async def read(self) -> BatteryState:
         """Read every polled block and map it onto the common model."""

@@ -37,8 +37,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .base import BatteryDevice
-from .modbus import DataType, ModbusTcpTransport, Register, RegisterDevice
+from .modbus import (
+    DataType,
+    ModbusTcpTransport,
+    Register,
+    RegisterBatteryDevice,
+    RegisterDevice,
+)
 from .model import (
     BatteryState,
     Capabilities,
@@ -210,7 +215,7 @@ def _firmware(major: StateValue | None, beta: StateValue | None) -> str | None:
     return f"{version}~{beta}" if isinstance(beta, int) and beta else version
 
 
-class VictronDevice(BatteryDevice):
+class VictronDevice(RegisterBatteryDevice):
     """A Victron GX running ESS."""
 
     capabilities = Capabilities(
@@ -253,15 +258,6 @@ class VictronDevice(BatteryDevice):
             sw_version=_firmware(values["firmware"], values["firmware_beta"]),
         )
         return self.identity
-
-    def probe_report(self) -> dict[str, Any]:
-        """Return what the setup probe found: refused blocks and the poll plan."""
-        return self.registers.probe_report()
-
-    @property
-    def missing_data(self) -> list[str]:
-        """Return the registers this model refused when probed at setup (diagnostics)."""
-        return self.registers.missing()
 
     async def read(self) -> BatteryState:
         """Read every polled block and map it onto the common model."""
