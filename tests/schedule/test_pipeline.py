@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
-import time
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -339,8 +338,6 @@ def test_ten_years_of_quarter_hours_are_cut_to_fourteen_days_and_say_so() -> Non
 
 
 def test_a_list_over_the_entry_cap_is_refused_before_it_is_read() -> None:
-    began = time.perf_counter()
     with pytest.raises(PriceFormatError) as err:
         read_prices([None] * 1_000_001, now=datetime(2026, 1, 1, tzinfo=UTC))
-    assert err.value.reason == "too_large"
-    assert time.perf_counter() - began < 60  # never reads an entry (no timing claim)
+    assert err.value.reason == "too_large"  # not "invalid": no entry was read
