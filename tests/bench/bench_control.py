@@ -17,6 +17,7 @@ STEPS = 1000
 
 async def _family(case: Any) -> dict[str, int]:
     from homeassistant import loader
+    from homeassistant.helpers import frame
     from homeassistant.setup import async_setup_component
     from pytest_homeassistant_custom_component.common import (
         MockConfigEntry,
@@ -30,6 +31,8 @@ async def _family(case: Any) -> dict[str, int]:
 
     async with async_test_home_assistant() as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+        # each family gets a new Home Assistant: its usage reports (zeroconf's) need this one
+        frame.async_setup(hass)
         # Home Assistant's shared HTTP session (sonnen, Sessy) asks the network integration.
         assert await async_setup_component(hass, "network", {})
         async with family_simulator(hass, case) as sim:
