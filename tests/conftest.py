@@ -24,6 +24,7 @@ from custom_components.home_battery.const import (
 
 from .families import FamilyCase, Simulator, family_simulator
 from .families.victron import entry_data as victron_entry_data
+from .helpers import set_up_entry
 from .simulators.victron import SERIAL as VICTRON_SERIAL, VictronSimulator
 
 
@@ -75,9 +76,7 @@ def victron_entry(victron_sim: VictronSimulator) -> MockConfigEntry:
 @pytest.fixture
 async def victron(hass: HomeAssistant, victron_entry: MockConfigEntry) -> MockConfigEntry:
     """The simulated GX, set up in Home Assistant."""
-    victron_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(victron_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, victron_entry)
     return victron_entry
 
 
@@ -117,7 +116,5 @@ def family_entry(case: FamilyCase, sim: Simulator) -> MockConfigEntry:
 @pytest.fixture
 async def entry(hass: HomeAssistant, family_entry: MockConfigEntry) -> MockConfigEntry:
     """The family's battery, set up in Home Assistant."""
-    family_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(family_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, family_entry)
     return family_entry

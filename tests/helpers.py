@@ -13,7 +13,7 @@ from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.home_battery.const import DOMAIN
 
@@ -60,6 +60,14 @@ async def select_option(hass: HomeAssistant, entity_id: str, option: str) -> Non
         {ATTR_ENTITY_ID: entity_id, ATTR_OPTION: option},
         blocking=True,
     )
+
+
+async def set_up_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Add ``entry`` to Home Assistant and set it up; the set-up must succeed."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
 
 
 def battery_device(hass: HomeAssistant, identifier: str) -> dr.DeviceEntry | None:

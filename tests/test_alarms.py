@@ -31,7 +31,7 @@ from custom_components.home_battery.const import (
     EVENT_ALARM,
 )
 
-from .helpers import battery_device, entity_state, poll
+from .helpers import battery_device, entity_state, poll, set_up_entry
 from .simulators.faults import Fault
 from .simulators.victron import SERIAL, VictronSimulator
 
@@ -49,9 +49,7 @@ def _kinds(events: list[Event]) -> list[str]:
 
 
 async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
 
 
 async def test_computed_alarms_exist_and_are_off(

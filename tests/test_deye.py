@@ -34,7 +34,7 @@ from custom_components.home_battery.families.deye import (
 )
 
 from .families.deye import entry_data, solarman_entry_data
-from .helpers import battery_device, entity_state, poll, select_option, set_number
+from .helpers import battery_device, entity_state, poll, select_option, set_number, set_up_entry
 from .simulators.deye import LAYOUTS, LOGGER_SERIAL, SELLING_FIRST, SERIAL, DeyeSimulator
 from .simulators.faults import Fault
 from .simulators.solarman import modbus_crc, v5_request, v5_response
@@ -62,9 +62,7 @@ async def _setup(hass: HomeAssistant, data: dict[str, Any], title: str) -> MockC
         options={CONF_SCAN_INTERVAL: SCAN},
         unique_id=SERIAL,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
     return entry
 
 

@@ -16,6 +16,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.home_battery.frontend import CARD_FILE, CARD_URL
 
+from .helpers import set_up_entry
+
 pytestmark = pytest.mark.modbus
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboards" / "home_battery.yaml"
@@ -28,9 +30,7 @@ async def test_card_served_and_loaded(
 ) -> None:
     """With a frontend, the card is served (long cache, versioned URL) and added to every page."""
     assert await async_setup_component(hass, "frontend", {})
-    victron_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(victron_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, victron_entry)
 
     (url,) = [u for u in hass.data[DATA_EXTRA_MODULE_URL].urls if u.startswith(CARD_URL)]
     assert re.fullmatch(rf"{re.escape(CARD_URL)}\?v=[0-9a-f]{{12}}", url)

@@ -34,7 +34,7 @@ from custom_components.home_battery.planning import request
 from .families.sessy import entry_data as sessy_entry_data
 from .families.sonnen import CASE as SONNEN_CASE, entry_data as sonnen_entry_data
 from .families.victron import entry_data as victron_entry_data
-from .helpers import entity_state, poll, select_option, set_number
+from .helpers import entity_state, poll, select_option, set_number, set_up_entry
 from .simulators.sessy import SERIAL as SESSY_SERIAL, SessySimulator
 from .simulators.sonnen import TOKEN, SonnenSimulator
 from .simulators.victron import SERIAL as VICTRON_SERIAL, VictronSimulator
@@ -164,9 +164,7 @@ async def test_hostile_reauth_and_reconfigure(hass: HomeAssistant) -> None:
         entry = MockConfigEntry(
             domain=DOMAIN, title="Sessy", data=sessy_entry_data(sim), unique_id=SESSY_SERIAL
         )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+        await set_up_entry(hass, entry)
         result = await entry.start_reauth_flow(hass)
         result = await hass.config_entries.flow.async_configure(
             result["flow_id"], {"username": "a:b", "password": "密码"}
@@ -252,9 +250,7 @@ async def test_price_burst_gives_one_plan_from_the_newest_prices(
         },
         unique_id=VICTRON_SERIAL,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
     plans = 0
     original = request._plan_blocking
 
@@ -288,9 +284,7 @@ async def test_planning_waits_quietly_for_its_price_source(
         options={CONF_PRICE_ENTITY: PRICE},
         unique_id=VICTRON_SERIAL,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
 
     async def quarter_hour() -> None:
         freezer.tick(timedelta(minutes=15))

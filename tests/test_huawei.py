@@ -31,7 +31,7 @@ from custom_components.home_battery.families.huawei import CONF_UNIT_ID
 
 from .families import FamilyCase
 from .families.huawei import VARIANTS, entry_data
-from .helpers import battery_device, entity_state, poll, select_option, set_number
+from .helpers import battery_device, entity_state, poll, select_option, set_number, set_up_entry
 from .simulators.faults import Fault
 from .simulators.huawei import (
     CHARGE,
@@ -427,9 +427,7 @@ async def test_models_without_a_block(
         entry = MockConfigEntry(
             domain=DOMAIN, title=model.title, data=model.entry_data(simulator), unique_id=SERIAL
         )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+        await set_up_entry(hass, entry)
         for entity_id, (value, _unit) in model.expected.items():
             shown = entity_state(hass, entity_id)
             assert (

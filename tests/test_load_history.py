@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.home_battery.const import CONF_CAPACITY, DOMAIN
 
 from .families.victron import entry_data
+from .helpers import set_up_entry
 from .simulators.victron import SERIAL, VictronSimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -53,9 +54,7 @@ async def _battery(hass: HomeAssistant, sim: VictronSimulator) -> MockConfigEntr
         options={CONF_CAPACITY: 10},
         unique_id=SERIAL,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
     return entry
 
 

@@ -21,7 +21,7 @@ from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
 from custom_components.home_battery.families.mqtt import CONF_COMMAND_FORMAT
 
 from .families.mqtt import entry_data, mqtt_entry, mqtt_test_tuning
-from .helpers import entity_state, poll, set_number
+from .helpers import entity_state, poll, set_number, set_up_entry
 from .simulators.mqtt_battery import IDENTIFIER, MqttBatterySimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -59,9 +59,7 @@ async def _set_up(hass: HomeAssistant, sim: MqttBatterySimulator, **changes: str
         data={**entry_data(sim), **changes},
         unique_id=IDENTIFIER,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
 
 
 async def _until(check: Callable[[], bool]) -> None:

@@ -23,6 +23,7 @@ from custom_components.home_battery.const import (
 )
 
 from .families.victron import entry_data
+from .helpers import set_up_entry
 from .simulators.victron import SERIAL, SYSTEM, VictronSimulator
 
 # Not run again under pymodbus 3.8.3: that version's connect waits on a loop timer that the
@@ -206,9 +207,7 @@ async def test_schedule_control_drives_the_battery_through_a_day(
         },
         unique_id=SERIAL,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
     state = hass.states.get(SCHEDULE)
     assert state is not None
     assert len(state.attributes["slots"]) == 24  # planned at once, not yet followed

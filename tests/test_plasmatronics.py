@@ -26,7 +26,7 @@ from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.devices.pli import ERROR_MESSAGES, Command, PliLink
 
 from .families.plasmatronics import entry_data
-from .helpers import battery_device, entity_state, poll
+from .helpers import battery_device, entity_state, poll, set_up_entry
 from .simulators.faults import Fault
 from .simulators.pli import REAL_PL80, PliSimulator
 
@@ -55,9 +55,7 @@ async def _set_up(hass: HomeAssistant, sim: PliSimulator) -> MockConfigEntry:
     entry = MockConfigEntry(
         domain=DOMAIN, title="Plasmatronics", data=entry_data(sim), unique_id=sim.regulator_id
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
     return entry
 
 
@@ -119,9 +117,7 @@ async def test_adapter_replugged(
         data={"family": "plasmatronics", CONF_DEVICE: str(by_id)},
         unique_id=sim.regulator_id,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
     assert float(entity_state(hass, SOC)) == 78
     await sim.stop()  # unplugged: the tty goes away under the open port
     by_id.unlink()

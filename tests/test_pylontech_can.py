@@ -31,7 +31,7 @@ from custom_components.home_battery.const import DOMAIN
 from custom_components.home_battery.families.pylontech_can import CONF_SILENCE_TIMEOUT
 
 from .families.pylontech_can import CASE, PERIOD, V1_3_CASE, entry_data
-from .helpers import battery_device, entity_state, poll
+from .helpers import battery_device, entity_state, poll, set_up_entry
 from .simulators.faults import Fault
 from .simulators.pylontech_can import PylontechCanSimulator
 
@@ -65,9 +65,7 @@ def entry(sim: PylontechCanSimulator) -> MockConfigEntry:
 
 
 async def _set_up(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
 
 
 async def _poll(hass: HomeAssistant) -> None:
@@ -248,9 +246,7 @@ async def test_protocol_v1_3_battery_shows_alarms_and_permissions(
             data=V1_3_CASE.entry_data(sim),
             unique_id=V1_3_CASE.unique_id(sim),
         )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+        await set_up_entry(hass, entry)
         for entity_id, (value, _unit) in V1_3_CASE.expected.items():
             state = hass.states.get(entity_id)
             assert state is not None, entity_id

@@ -26,7 +26,7 @@ from custom_components.home_battery.const import DOMAIN
 
 from .families import FamilyCase
 from .families.sessy import CASE, LOW_POWER_CASE, OLD_FIRMWARE_CASE, entry_data
-from .helpers import entity_state, poll, select_option
+from .helpers import entity_state, poll, select_option, set_up_entry
 from .simulators.faults import Fault
 from .simulators.sessy import API, NOM, PASSWORD, SERIAL, SessySimulator
 
@@ -314,9 +314,7 @@ async def test_firmware_and_power_variants(
         entry = MockConfigEntry(
             domain=DOMAIN, title="Sessy", data=variant.entry_data(sim), unique_id=SERIAL
         )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done()
+        await set_up_entry(hass, entry)
         for entity_id, (value, _unit) in variant.expected.items():
             shown = entity_state(hass, entity_id)
             assert shown == value if isinstance(value, str) else float(shown) == value, entity_id

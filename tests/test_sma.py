@@ -19,7 +19,7 @@ from custom_components.home_battery.devices import sma
 
 from .families import FamilyCase
 from .families.sma import CASE, entry_data
-from .helpers import battery_device, entity_state, poll, select_option, set_number
+from .helpers import battery_device, entity_state, poll, select_option, set_number, set_up_entry
 from .simulators.sma import (
     APPLY_FALLBACK,
     CONTROL_ACTIVE,
@@ -241,9 +241,7 @@ async def _setup(hass: HomeAssistant, simulator: SmaSimulator) -> MockConfigEntr
     config_entry = MockConfigEntry(
         domain=DOMAIN, title="SMA", data=entry_data(simulator), unique_id=str(SERIAL)
     )
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, config_entry)
     return config_entry
 
 

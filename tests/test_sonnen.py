@@ -25,7 +25,7 @@ from custom_components.home_battery.const import DOMAIN
 
 from .families import FamilyCase
 from .families.sonnen import CASE, entry_data
-from .helpers import entity_state, poll, select_option
+from .helpers import entity_state, poll, select_option, set_up_entry
 from .simulators.faults import Fault
 from .simulators.sonnen import (
     MANUAL,
@@ -366,9 +366,7 @@ async def test_crash_leaves_manual_mode_until_the_next_start(
     """No expiry on the device (manual mode is kept): the next start releases it."""
     sim.user_mode = TIME_OF_USE
     sim.mode = TIME_OF_USE
-    family_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(family_entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, family_entry)
     await _set(hass, SETPOINT, 1500)
     device = family_entry.runtime_data.coordinator.device
     record = device.control_record()

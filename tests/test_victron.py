@@ -30,7 +30,7 @@ from custom_components.home_battery.const import (
 )
 
 from .families.victron import entry_data
-from .helpers import battery_device, entity_state, poll, select_option, set_number
+from .helpers import battery_device, entity_state, poll, select_option, set_number, set_up_entry
 from .simulators.faults import Fault
 from .simulators.victron import SERIAL, SYSTEM, VictronSimulator
 
@@ -275,9 +275,7 @@ async def _setup_with(hass: HomeAssistant, sim: VictronSimulator) -> MockConfigE
         options={CONF_MAX_CHARGE_POWER: 5000, CONF_MAX_DISCHARGE_POWER: 5000},
         unique_id=SERIAL,
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_entry(hass, entry)
     return entry
 
 
