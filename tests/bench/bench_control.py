@@ -9,6 +9,8 @@ said auto, and unexpected errors (a traceback the user would see).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+import tempfile
 import time
 from typing import Any
 
@@ -16,6 +18,14 @@ STEPS = 1000
 
 
 async def _family(case: Any) -> dict[str, int]:
+    """One family's random control, in a Home Assistant of its own."""
+    # a config folder of its own: the MQTT integration reads configuration.yaml from it
+    with tempfile.TemporaryDirectory() as config_dir:
+        Path(config_dir, "configuration.yaml").write_text("")
+        return await _run(case, config_dir)
+
+
+async def _run(case: Any, config_dir: str) -> dict[str, int]:
     from homeassistant import loader
     from homeassistant.helpers import frame
     from homeassistant.setup import async_setup_component
@@ -29,7 +39,7 @@ async def _family(case: Any) -> dict[str, int]:
     from ..families import family_simulator
     from ..test_control_safety import random_control
 
-    async with async_test_home_assistant() as hass:
+    async with async_test_home_assistant(config_dir=config_dir) as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
         # each family gets a new Home Assistant: its usage reports (zeroconf's) need this one
         frame.async_setup(hass)
