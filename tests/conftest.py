@@ -23,9 +23,9 @@ from custom_components.home_battery.const import (
 )
 
 from .families import FamilyCase, Simulator, family_simulator
-from .families.victron import entry_data as victron_entry_data
+from .families.victron import config_entry as victron_config_entry
 from .helpers import set_up_entry
-from .simulators.victron import SERIAL as VICTRON_SERIAL, VictronSimulator
+from .simulators.victron import VictronSimulator
 
 
 @pytest.fixture(autouse=True)
@@ -60,16 +60,9 @@ async def victron_sim(socket_enabled: None) -> AsyncGenerator[VictronSimulator]:
 @pytest.fixture
 def victron_entry(victron_sim: VictronSimulator) -> MockConfigEntry:
     """A config entry for the simulated GX."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Victron GX",
-        data=victron_entry_data(victron_sim),
-        options={
-            CONF_SCAN_INTERVAL: 10,
-            CONF_MAX_CHARGE_POWER: 5000,
-            CONF_MAX_DISCHARGE_POWER: 5000,
-        },
-        unique_id=VICTRON_SERIAL,
+    return victron_config_entry(
+        victron_sim,
+        {CONF_SCAN_INTERVAL: 10, CONF_MAX_CHARGE_POWER: 5000, CONF_MAX_DISCHARGE_POWER: 5000},
     )
 
 

@@ -17,9 +17,9 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.home_battery.const import CONF_CAPACITY, DOMAIN
 
-from .families.victron import entry_data
+from .families.victron import config_entry
 from .helpers import set_up_entry
-from .simulators.victron import SERIAL, VictronSimulator
+from .simulators.victron import VictronSimulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 HOUSE = "sensor.victron_gx_house_consumption"
@@ -47,15 +47,7 @@ def _prices() -> list[dict[str, Any]]:
 
 
 async def _battery(hass: HomeAssistant, sim: VictronSimulator) -> MockConfigEntry:
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Victron GX",
-        data=entry_data(sim),
-        options={CONF_CAPACITY: 10},
-        unique_id=SERIAL,
-    )
-    await set_up_entry(hass, entry)
-    return entry
+    return await set_up_entry(hass, config_entry(sim, {CONF_CAPACITY: 10}))
 
 
 async def test_auto_load_forecast_from_the_house_history(

@@ -29,7 +29,7 @@ from custom_components.home_battery.const import (
     DOMAIN,
 )
 
-from .families.victron import entry_data
+from .families.victron import config_entry
 from .helpers import battery_device, entity_state, poll, select_option, set_number, set_up_entry
 from .simulators.faults import Fault
 from .simulators.victron import SERIAL, SYSTEM, VictronSimulator
@@ -268,15 +268,8 @@ async def test_energy_integrated_from_power(
 async def _setup_with(hass: HomeAssistant, sim: VictronSimulator) -> MockConfigEntry:
     """Set up an entry for another simulated GX (started here, stopped by the caller)."""
     await sim.start()
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Victron GX",
-        data=entry_data(sim),
-        options={CONF_MAX_CHARGE_POWER: 5000, CONF_MAX_DISCHARGE_POWER: 5000},
-        unique_id=SERIAL,
-    )
-    await set_up_entry(hass, entry)
-    return entry
+    options = {CONF_MAX_CHARGE_POWER: 5000, CONF_MAX_DISCHARGE_POWER: 5000}
+    return await set_up_entry(hass, config_entry(sim, options))
 
 
 async def test_values_a_smartshunt_does_not_have_are_unknown(

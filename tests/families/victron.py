@@ -6,8 +6,9 @@ import math
 from typing import Any
 
 from homeassistant.const import CONF_HOST, CONF_PORT
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.home_battery.const import CONF_FAMILY
+from custom_components.home_battery.const import CONF_FAMILY, DOMAIN
 from custom_components.home_battery.families.victron import CONF_BATTERY_UNIT_ID, CONF_VEBUS_UNIT_ID
 
 from ..simulators.victron import SERIAL, VictronSimulator
@@ -24,6 +25,13 @@ def entry_data(sim: VictronSimulator) -> dict[str, Any]:
         CONF_VEBUS_UNIT_ID: 227,
         CONF_BATTERY_UNIT_ID: 225,
     }
+
+
+def config_entry(sim: VictronSimulator, options: dict[str, Any]) -> MockConfigEntry:
+    """A config entry for the simulated GX ``sim`` with ``options``."""
+    return MockConfigEntry(
+        domain=DOMAIN, title="Victron GX", data=entry_data(sim), options=options, unique_id=SERIAL
+    )
 
 
 CASE = FamilyCase(
