@@ -185,22 +185,49 @@ def price_scale(problem: Problem) -> float:
     )
 
 
-def _soft_bounds(problem: Problem, builder: Builder, layout: Layout) -> None:
-    """Add penalised slack for a start outside the SOC bounds, and for the target."""
+@dataclass(frozen=True, slots=True)
+class SoftBounds:
+    """Stored energies (kWh) whose miss costs ``penalty`` per kWh (and per slot for the SOC).
+
+    A start below the minimum SOC makes the minimum a soft ``floor`` of every slot (a start
+    above the maximum, the maximum a soft ``ceiling``); the target SOC is a soft floor of the
+    last slot. The slack of each is bounded by the miss at the start (the target's by itself),
+    which the stored energy's own bounds already imply.
+    """
+
+    floor: float | None
+    ceiling: float | None
+    target: float | None
+    penalty: float = SOFT_PENALTY
+
+
+def soft_bounds(problem: Problem) -> SoftBounds:
+    """Return the problem's soft bounds."""
     battery = problem.battery
-    count = problem.count
     e0 = battery.energy
     e_min, e_max = battery.min_energy, battery.max_energy
-    penalty = np.full(count, SOFT_PENALTY)
-    zeros = np.zeros(count)
-    if e0 < e_min:  # e_t + s_t >= e_min
-        slack = builder.add_columns(penalty, zeros, np.full(count, e_min - e0))
-        builder.add_row_terms(e_min, np.inf, (layout.energy, 1.0), (slack, 1.0))
-    if e0 > e_max:  # e_t - s_t <= e_max
-        slack = builder.add_columns(penalty, zeros, np.full(count, e0 - e_max))
-        builder.add_row_terms(-np.inf, e_max, (layout.energy, 1.0), (slack, -1.0))
     target_soc = problem.options.target_state_of_charge
-    if target_soc is not None:  # e_end + s >= target
-        target = min(battery.capacity * target_soc / 100, e_max)
+    return SoftBounds(
+        floor=e_min if e0 < e_min else None,
+        ceiling=e_max if e0 > e_max else None,
+        target=(None if target_soc is None else min(battery.capacity * target_soc / 100, e_max)),
+    )
+
+
+def _soft_bounds(problem: Problem, builder: Builder, layout: Layout) -> None:
+    """Add penalised slack for a start outside the SOC bounds, and for the target."""
+    bounds = soft_bounds(problem)
+    count = problem.count
+    e0 = problem.battery.energy
+    penalty = np.full(count, bounds.penalty)
+    zeros = np.zeros(count)
+    if bounds.floor is not None:  # e_t + s_t >= e_min
+        slack = builder.add_columns(penalty, zeros, np.full(count, bounds.floor - e0))
+        builder.add_row_terms(bounds.floor, np.inf, (layout.energy, 1.0), (slack, 1.0))
+    if bounds.ceiling is not None:  # e_t - s_t <= e_max
+        slack = builder.add_columns(penalty, zeros, np.full(count, e0 - bounds.ceiling))
+        builder.add_row_terms(-np.inf, bounds.ceiling, (layout.energy, 1.0), (slack, -1.0))
+    if bounds.target is not None:  # e_end + s >= target
+        target = bounds.target
         slack = builder.add_columns(penalty[:1], zeros[:1], np.full(1, max(target, 0.0)))
         builder.add_row_terms(target, np.inf, (layout.energy[-1:], 1.0), (slack, 1.0))

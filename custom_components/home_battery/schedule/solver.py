@@ -1,9 +1,15 @@
 """Exact planning: a linear programme solved with HiGHS, with binaries where the LP is not exact.
 
 The model is in ``formulation.py``. Some flows must not both be positive in one slot
-(``exclusive.py``); where the costs would make the LP run both, the slots get binaries before the
-first solve, and any slot the solution still gets wrong is added and the model solved again. The
-result is exact for the model with those exclusions on every slot.
+(``exclusive.py``); where the costs would make the LP run both, the slots get binaries, and any
+slot the solution still gets wrong is added and the model solved again. The result is exact for
+the model with those exclusions on every slot.
+
+Where sell exceeds buy in some slot, every such slot must choose between importing and
+exporting, and HiGHS may need seconds to prove which. There the exact dynamic programme of
+``dynamic.py`` picks each slot's mode first, and the LP with those modes fixed gives the flows;
+its optimum must equal the programme's, else (or where the programme cannot represent the
+problem) the MILP solves it as before.
 
 The whole solve keeps to a time budget. HiGHS stops at its time limit (its inputs are checked
 to be finite and bounded first: it never returns from NaN coefficients, field audit F1). Should
@@ -20,12 +26,14 @@ import time
 
 import numpy as np
 
+from .dynamic import NotContinuousError, plan_modes
 from .exclusive import Pair, arbitrage_slots, both, exclusive_pairs, with_binaries
 from .formulation import Layout, build_lp
 from .grid import FloatArray
 from .lp import IntArray, InvalidModelError, Model, Result, load_solver, run
 from .model import PlanInputError, Problem
 from .plan import Flows, Plan, make_plan
+from .slot_costs import CHARGE, DISCHARGE, EXPORT, IMPORT
 
 SOLVER = "highs"
 #: The plan is the proven optimum of the model.
@@ -36,8 +44,12 @@ STATUS_FEASIBLE = "feasible"
 DEFAULT_TIME_LIMIT = 5.0
 #: Share of the budget kept for the fallback LPs after a MILP that ran out of time.
 FALLBACK_SHARE = 0.2
+#: Share of the budget the dynamic programme may take before the MILP takes over.
+PROGRAMME_SHARE = 0.5
 #: Shortest time limit handed to HiGHS, in seconds.
 MIN_RUN_TIME = 0.01
+#: The LP with the programme's modes fixed must reach its optimum within this (relative).
+AGREEMENT = 1e-7
 
 __all__ = [
     "DEFAULT_TIME_LIMIT",
@@ -69,12 +81,50 @@ def solve(problem: Problem, *, time_limit: float = DEFAULT_TIME_LIMIT) -> Plan:
     flagged = arbitrage_slots(model, layout, pairs)
     mip_deadline = deadline - FALLBACK_SHARE * time_limit
     try:
-        result = _solve_exclusive(model, layout, pairs, flagged, mip_deadline, deadline)
+        result = None
+        if any(flagged):
+            programme_deadline = began + PROGRAMME_SHARE * time_limit
+            result = _solve_by_modes(problem, model, layout, pairs, programme_deadline, deadline)
+        if result is None:
+            result = _solve_exclusive(model, layout, pairs, flagged, mip_deadline, deadline)
     except InvalidModelError as err:
         raise PlanInputError("model", str(err)) from err
     flows = _flows(result.values, layout) if result.values is not None else Flows.idle(problem)
     elapsed = (time.perf_counter() - began) * 1000
     return make_plan(problem, flows, status=result.status, solver=SOLVER, solve_ms=elapsed)
+
+
+def _solve_by_modes(
+    problem: Problem,
+    model: Model,
+    layout: Layout,
+    pairs: list[Pair],
+    programme_deadline: float,
+    deadline: float,
+) -> Result | None:
+    """Solve with the dynamic programme's modes fixed; None where it cannot tell the optimum."""
+    try:
+        modes = plan_modes(problem, model, layout, programme_deadline)
+    except (NotContinuousError, TimeoutError):
+        return None
+    upper = model.upper.copy()
+    for columns, closed in (
+        (layout.charge, modes.battery != CHARGE),
+        (layout.discharge, modes.battery != DISCHARGE),
+        (layout.grid_import, modes.grid != IMPORT),
+        (layout.grid_export, modes.grid != EXPORT),
+    ):
+        index = columns[closed]
+        upper[index] = model.lower[index]  # zero, or the first slot's held power
+    result = run(replace(model, upper=upper), max(deadline - time.perf_counter(), MIN_RUN_TIME))
+    if not result.optimal or result.values is None:
+        return None
+    values = result.values
+    objective = float(model.cost @ values)
+    exclusive = not any(both(values[pair.first], values[pair.second]) for pair in pairs)
+    if not exclusive or abs(objective - modes.objective) > AGREEMENT * (1 + abs(objective)):
+        return None
+    return Result(STATUS_OPTIMAL, values)
 
 
 def _solve_exclusive(
