@@ -32,7 +32,7 @@ from custom_components.home_battery.schedule.piecewise import NotContinuousError
 from custom_components.home_battery.schedule.plan import Flows, flow_cost
 from tests.schedule.oracle import solve_oracle
 
-from .schedule_cases import cases
+from .schedule_cases import cases, sell_above_buy_week
 from .schedule_load_value import figures as load_value_figures
 from .schedule_stability import figures as stability_figures
 
@@ -222,6 +222,13 @@ def run() -> list[tuple[str, str]]:
         if ours > worst[1]:
             worst = (name, ours)
     figures.append(("schedule worst case (median)", f"{worst[1]:.1f} ms: {worst[0]}"))
+    week = sell_above_buy_week()
+    figures.append(
+        (
+            "schedule beyond the tests' cases: sell above buy, 7 days @ 15 min",
+            f"{median_ms(lambda: solve(week), 5):.1f} ms median ({solve(week).status})",
+        )
+    )
     figures.append(
         ("schedule ours / plain LP, median over cases", f"x{statistics.median(ratios):.2f}")
     )

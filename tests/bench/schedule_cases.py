@@ -116,6 +116,14 @@ def _real(**fields: object) -> Problem:
     return prepare(real_inputs(**fields), now=NOV5, tz=STOCKHOLM)
 
 
+def sell_above_buy_week() -> Problem:
+    """Seven days of the tests' "sell above buy all day": not one of the tests' cases.
+
+    The bench reports it beside them, as the longest horizon of the hardest kind.
+    """
+    return sell_above_buy_all_day(noise=0.02, days=7)
+
+
 def cases() -> dict[str, Callable[[], Problem]]:
     """Every bench case by name."""
     return {

@@ -17,7 +17,13 @@ from custom_components.home_battery.schedule.formulation import build_lp
 from custom_components.home_battery.schedule.lp import Model, Result, run
 from custom_components.home_battery.schedule.model import Problem
 from custom_components.home_battery.schedule.piecewise import NotContinuousError
-from custom_components.home_battery.schedule.slot_costs import IDLE, IMPORT, Slots, slot_costs
+from custom_components.home_battery.schedule.slot_costs import (
+    IDLE,
+    IMPORT,
+    MODES,
+    Slots,
+    slot_costs,
+)
 
 from .helpers import check_plan, random_problem, series
 from .test_solver import assert_matches_oracle, hard_problem, sell_above_buy_all_day
@@ -109,6 +115,29 @@ def test_sell_above_buy_all_day_needs_no_milp(
     problem = sell_above_buy_all_day(noise=noise)
     assert_matches_oracle(problem)
     assert (spy.programme, spy.milp) == (1, 0)
+
+
+@pytest.mark.parametrize("block", range(3))
+def test_slot_costs_are_the_least_over_the_modes(block: int) -> None:
+    # a crossing filed under the wrong slot showed in about one problem in 400 (seed 514)
+    for seed in range(block * 500, block * 500 + 500):
+        problem = variant(seed)
+        model, layout = build_lp(problem)
+        slots = Slots.of(problem, model, layout)
+        try:
+            costs = slot_costs(slots)
+        except NotContinuousError:
+            continue  # a held slot no mode can run: left to the MILP
+        low = np.array([min(part.low for part in parts) for parts in costs])
+        high = np.array([max(part.high for part in parts) for parts in costs])
+        # 101 points per slot, none on a breakpoint's usual places (0, the ends)
+        share = (np.arange(101) + 0.37) / 101.37
+        change = low[:, None] + share * (high - low)[:, None]
+        power = slots.power(change)
+        direct = np.min([slots.mode_cost(*mode, power) for mode in MODES], axis=0)
+        for slot, parts in enumerate(costs):
+            ours = np.min([part.at(change[slot]) for part in parts], axis=0)
+            np.testing.assert_allclose(ours, direct[slot], rtol=1e-9, atol=1e-9)
 
 
 def test_jumps_in_a_slots_cost_are_split(monkeypatch: pytest.MonkeyPatch) -> None:

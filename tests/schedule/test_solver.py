@@ -345,14 +345,14 @@ def test_the_first_solve_prints_nothing() -> None:
     assert done.stdout == b""
 
 
-def sell_above_buy_all_day(noise: float, seed: int = 1) -> Problem:
-    """A day of 96 quarter-hours where exporting always earns 0.05 more than importing costs."""
-    n = 96
+def sell_above_buy_all_day(noise: float, seed: int = 1, days: int = 1) -> Problem:
+    """Days of quarter-hours where exporting always earns 0.05 more than importing costs."""
+    n = 96 * days
     hours = np.arange(n) / 4
     rng = np.random.default_rng(seed)
     buy = 0.2 + 0.1 * np.sin((hours - 6) / 24 * 2 * np.pi) + rng.normal(0, noise, n)
-    pv = np.clip(4000 * np.sin((hours - 6) / 12 * np.pi), 0, None)
-    load = 400 + 600 * np.exp(-(((hours - 19) / 2) ** 2))
+    pv = np.clip(4000 * np.sin((hours % 24 - 6) / 12 * np.pi), 0, None)
+    load = 400 + 600 * np.exp(-(((hours % 24 - 19) / 2) ** 2))
     return build_problem(
         Battery(capacity=10, state_of_charge=50, max_charge_power=5000, max_discharge_power=5000),
         series(buy),

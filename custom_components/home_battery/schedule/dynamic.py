@@ -18,7 +18,7 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from .formulation import Layout, soft_bounds
+from .formulation import Layout, SoftBounds, soft_bounds
 from .lp import Model
 from .model import Problem
 from .piecewise import (
@@ -54,7 +54,7 @@ def plan_modes(problem: Problem, model: Model, layout: Layout, deadline: float =
     costs = slot_costs(slots)
     count = problem.count
     low, high = float(model.lower[layout.energy[0]]), float(model.upper[layout.energy[0]])
-    state_costs = [_state_cost(problem, model, layout, t, low, high) for t in range(count)]
+    state_costs = _state_costs(problem, model, layout, low, high)
     to_go = state_costs[-1]
     ahead = [to_go]
     for t in range(count - 1, 0, -1):
@@ -81,18 +81,33 @@ def plan_modes(problem: Problem, model: Model, layout: Layout, deadline: float =
     return Modes(battery, grid, objective)
 
 
-def _state_cost(
-    problem: Problem, model: Model, layout: Layout, t: int, low: float, high: float
-) -> Piecewise:
-    """Cost of the stored energy at the end of slot ``t``: terminal value and soft bounds."""
-    slope = float(model.cost[layout.energy[t]])
+def _state_costs(
+    problem: Problem, model: Model, layout: Layout, low: float, high: float
+) -> list[Piecewise]:
+    """Cost of the stored energy at the end of each slot: terminal value and soft bounds.
+
+    The slots' costs differ only in the energy column's cost (the terminal value, on the last
+    slot) and the target (the last slot), so each distinct one is built once.
+    """
     bounds = soft_bounds(problem)
+    built: dict[tuple[float, bool], Piecewise] = {}
+    costs = []
+    for t in range(problem.count):
+        key = (float(model.cost[layout.energy[t]]), t == problem.count - 1)
+        if key not in built:
+            built[key] = _state_cost(bounds, *key, low, high)
+        costs.append(built[key])
+    return costs
+
+
+def _state_cost(bounds: SoftBounds, slope: float, last: bool, low: float, high: float) -> Piecewise:
+    """Cost of a stored energy: ``slope`` per kWh, and the soft bounds' penalties."""
     penalties: list[tuple[float, float, float]] = []  # (kink, slope below, slope above)
     if bounds.floor is not None:
         penalties.append((bounds.floor, -bounds.penalty, 0.0))
     if bounds.ceiling is not None:
         penalties.append((bounds.ceiling, 0.0, bounds.penalty))
-    if bounds.target is not None and t == problem.count - 1:
+    if bounds.target is not None and last:
         penalties.append((bounds.target, -bounds.penalty, 0.0))
     x = np.array(sorted([low, high, *(kink for kink, _, _ in penalties if low < kink < high)]))
     y = slope * x

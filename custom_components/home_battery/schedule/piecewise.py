@@ -68,28 +68,44 @@ def make(x: FloatArray, y: FloatArray) -> Piecewise:
     """Return the function through points (sorted, merged, without collinear breakpoints).
 
     A breakpoint goes where it lies on the line between its neighbours (within FLAT): dropping
-    it moves the function by that distance at most. Two neighbours are never dropped in one
-    pass (a bend next to a very short segment lies close to both lines, but is a bend), so
-    runs of such points are thinned a pass at a time.
+    it moves the function by that distance at most. A run of such points goes at once where
+    every one of them lies on the line between the points that stay on either side of it;
+    otherwise every other point of each run goes, and the rest are looked at again (a bend
+    next to a very short segment lies close to both of its lines, but is a bend).
     """
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
     keep = np.concatenate(([True], np.diff(x) > MERGE))
     x, y = x[keep], y[keep]
     while x.size > 2:
-        share = (x[1:-1] - x[:-2]) / (x[2:] - x[:-2])
-        chord = y[:-2] + share * (y[2:] - y[:-2])
-        flat = np.abs(y[1:-1] - chord) <= FLAT * (1 + np.abs(y[1:-1]))
+        inner = slice(1, -1)
+        tolerance = FLAT * (1 + np.abs(y[inner]))
+        flat = _off_line(x, y, np.arange(x.size - 2), np.arange(2, x.size)) <= tolerance
         if not flat.any():
             break
-        # in each run of flat points drop the first, third, ...: never two neighbours
-        index = np.arange(flat.size)
-        starts = flat & ~np.concatenate(([False], flat[:-1]))
-        run_start = np.maximum.accumulate(np.where(starts, index, 0))
-        drop = flat & ((index - run_start) % 2 == 0)
+        index = np.arange(x.size)
+        stays = np.concatenate(([True], ~flat, [True]))
+        before = np.maximum.accumulate(np.where(stays, index, 0))[inner]
+        after = np.minimum.accumulate(np.where(stays, index, x.size - 1)[::-1])[::-1][inner]
+        whole = _off_line(x, y, np.minimum(before, index[inner] - 1), after) <= tolerance
+        if np.all(whole[flat]):
+            drop = flat
+        else:  # in each run drop the first, third, ... point: never two neighbours
+            starts = flat & ~np.concatenate(([False], flat[:-1]))
+            run_start = np.maximum.accumulate(np.where(starts, index[inner], 0))
+            drop = flat & ((index[inner] - run_start) % 2 == 1)
         keep = np.concatenate(([True], ~drop, [True]))
         x, y = x[keep], y[keep]
     return Piecewise(x, y)
+
+
+def _off_line(
+    x: FloatArray, y: FloatArray, left: npt.NDArray[np.intp], right: npt.NDArray[np.intp]
+) -> FloatArray:
+    """How far each inner point lies from the line through points ``left`` and ``right``."""
+    share = (x[1:-1] - x[left]) / (x[right] - x[left])
+    distance: FloatArray = np.abs(y[1:-1] - y[left] - share * (y[right] - y[left]))
+    return distance
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,6 +156,8 @@ def slot_costs(slots: Slots) -> list[list[Piecewise]]:
     if gaps(value, left, right).any() or not np.isfinite(value).any(axis=1).all():
         raise NotContinuousError("a slot's feasible powers are not one interval")
     (slot, interval), share, least = crossings(lines.start, lines.end)
+    order = np.argsort(slot, kind="stable")  # they come pair by pair: gather them by slot
+    slot, interval, share, least = slot[order], interval[order], share[order], least[order]
     where = power[slot, interval] + share * (power[slot, interval + 1] - power[slot, interval])
     # power to energy is linear on either side of 0, and 0 is a point of every slot
     change = slots.energy_change(power)
