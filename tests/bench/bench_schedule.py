@@ -28,7 +28,7 @@ from custom_components.home_battery.schedule import (
 from custom_components.home_battery.schedule.exclusive import arbitrage_slots, exclusive_pairs
 from custom_components.home_battery.schedule.formulation import build_lp
 from custom_components.home_battery.schedule.lp import run as run_lp
-from custom_components.home_battery.schedule.piecewise import NotContinuousError
+from custom_components.home_battery.schedule.piecewise import UnrepresentableError
 from custom_components.home_battery.schedule.plan import Flows, flow_cost
 from tests.schedule.oracle import solve_oracle
 
@@ -180,7 +180,7 @@ def solve_by_milp(problem: Problem) -> object:
     original = solver_module.plan_modes
 
     def refuse(*args: object) -> None:
-        raise NotContinuousError("the bench's MILP-only figure")
+        raise UnrepresentableError("the bench's MILP-only figure")
 
     solver_module.plan_modes = refuse  # type: ignore[assignment]
     try:

@@ -16,7 +16,7 @@ from custom_components.home_battery.schedule.dynamic import Modes, plan_modes
 from custom_components.home_battery.schedule.formulation import build_lp
 from custom_components.home_battery.schedule.lp import Model, Result, run
 from custom_components.home_battery.schedule.model import Problem
-from custom_components.home_battery.schedule.piecewise import NotContinuousError
+from custom_components.home_battery.schedule.piecewise import UnrepresentableError
 from custom_components.home_battery.schedule.slot_costs import (
     IDLE,
     IMPORT,
@@ -58,7 +58,7 @@ def milp_plan(problem: Problem, monkeypatch: pytest.MonkeyPatch) -> float:
 
 
 def _refuse(*args: object) -> Modes:
-    raise NotContinuousError("refused for the test")
+    raise UnrepresentableError("refused for the test")
 
 
 def variant(seed: int) -> Problem:
@@ -126,7 +126,7 @@ def test_slot_costs_are_the_least_over_the_modes(block: int) -> None:
         slots = Slots.of(problem, model, layout)
         try:
             costs = slot_costs(slots)
-        except NotContinuousError:
+        except UnrepresentableError:
             continue  # a held slot no mode can run: left to the MILP
         low = np.array([min(part.low for part in parts) for parts in costs])
         high = np.array([max(part.high for part in parts) for parts in costs])
@@ -167,12 +167,12 @@ def test_a_slot_without_any_mode_is_left_to_the_milp() -> None:
         ),
     )
     model, layout = build_lp(problem)
-    with pytest.raises(NotContinuousError):
+    with pytest.raises(UnrepresentableError):
         slot_costs(Slots.of(problem, model, layout))
     assert solve(problem).status != "optimal"
 
 
-@pytest.mark.parametrize("failure", [NotContinuousError("test"), TimeoutError("test")])
+@pytest.mark.parametrize("failure", [UnrepresentableError("test"), TimeoutError("test")])
 def test_the_milp_serves_where_the_programme_gives_up(
     failure: Exception, monkeypatch: pytest.MonkeyPatch
 ) -> None:

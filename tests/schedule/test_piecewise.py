@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from custom_components.home_battery.schedule.piecewise import (
-    NotContinuousError,
     Piecewise,
+    UnrepresentableError,
     add,
     convolve,
     lower_envelope,
@@ -59,8 +59,16 @@ def test_convolve_to_one_point_and_out_of_reach() -> None:
     point = convolve(to_go, cost, 4.0, 9.0)
     assert point.x.tolist() == [4.0]
     assert point.y.tolist() == [-4.0]
-    with pytest.raises(NotContinuousError):
+    with pytest.raises(UnrepresentableError):
         convolve(to_go, cost, 6.0, 9.0)
+
+
+def test_convolve_refuses_functions_too_large_for_its_arrays() -> None:
+    x = np.linspace(0.0, 10.0, 400)
+    to_go = make(x, np.sin(x))
+    cost = make(np.linspace(-1.0, 1.0, 5), np.array([0.0, 1.0, 0.0, 1.0, 0.0]))
+    with pytest.raises(UnrepresentableError):
+        convolve(to_go, cost, 0.0, 10.0)
 
 
 def test_make_drops_collinear_and_repeated_points() -> None:
@@ -77,10 +85,10 @@ def test_lower_envelope_adds_the_crossing_and_refuses_jumps() -> None:
     assert least.x.tolist() == [0.0, 1.0, 2.0]
     assert least.y.tolist() == [0.0, 1.0, 0.0]
     short = make(np.array([0.0, 1.0]), np.array([-1.0, -1.0]))
-    with pytest.raises(NotContinuousError):
+    with pytest.raises(UnrepresentableError):
         lower_envelope([rising, short])  # at 1 it drops from -1 to 1
     apart = make(np.array([3.0, 4.0]), np.array([0.0, 0.0]))
-    with pytest.raises(NotContinuousError):
+    with pytest.raises(UnrepresentableError):
         lower_envelope([rising, apart])  # nothing between 2 and 3
 
 
@@ -92,7 +100,7 @@ def test_add_and_clip() -> None:
     other = make(np.array([0.5, 1.5, 5.0]), np.array([0.0, 1.0, 0.0]))
     both = add(bent, other)
     assert (both.low, both.high) == (0.5, 2.0)
-    with pytest.raises(NotContinuousError):
+    with pytest.raises(UnrepresentableError):
         add(bent, make(np.array([3.0, 4.0]), np.array([0.0, 0.0])))
     assert bent.clipped(3.0, 4.0) is None
     end = bent.clipped(2.0, 4.0)

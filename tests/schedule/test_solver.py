@@ -20,7 +20,7 @@ from custom_components.home_battery.schedule import (
     solve,
     solver as solver_module,
 )
-from custom_components.home_battery.schedule.dynamic import NotContinuousError
+from custom_components.home_battery.schedule.dynamic import UnrepresentableError
 from custom_components.home_battery.schedule.exclusive import both
 from custom_components.home_battery.schedule.formulation import build_lp
 from custom_components.home_battery.schedule.lp import InvalidModelError, Model, Result, run
@@ -302,7 +302,7 @@ def test_milp_time_limit_falls_back_to_a_feasible_plan(monkeypatch: pytest.Monke
     problem = hard_problem()
 
     def no_programme(*args: object) -> None:
-        raise NotContinuousError("the MILP's fallback is tested here")
+        raise UnrepresentableError("the MILP's fallback is tested here")
 
     monkeypatch.setattr(solver_module, "plan_modes", no_programme)
 

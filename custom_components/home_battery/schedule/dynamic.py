@@ -22,8 +22,8 @@ from .formulation import Layout, SoftBounds, soft_bounds
 from .lp import Model
 from .model import Problem
 from .piecewise import (
-    NotContinuousError,
     Piecewise,
+    UnrepresentableError,
     add,
     convolve,
     least_change,
@@ -32,7 +32,7 @@ from .piecewise import (
 )
 from .slot_costs import Slots, slot_costs, slot_modes
 
-__all__ = ["Modes", "NotContinuousError", "plan_modes"]
+__all__ = ["Modes", "UnrepresentableError", "plan_modes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Modes:
 def plan_modes(problem: Problem, model: Model, layout: Layout, deadline: float = math.inf) -> Modes:
     """Return the optimal mode of every slot.
 
-    Raises NotContinuousError where these functions cannot represent the problem, and
+    Raises UnrepresentableError where these functions cannot represent the problem, and
     TimeoutError once ``time.perf_counter()`` passes ``deadline``.
     """
     slots = Slots.of(problem, model, layout)
@@ -73,7 +73,7 @@ def plan_modes(problem: Problem, model: Model, layout: Layout, deadline: float =
             (least_change(ahead[t], part, energy) for part in costs[t]), key=lambda found: found[1]
         )
         if not np.isfinite(value):
-            raise NotContinuousError("no feasible plan")
+            raise UnrepresentableError("no feasible plan")
         energy += changes[t]
         if t == 0:
             objective = value  # the first slot's cost and the cost to go: the optimum

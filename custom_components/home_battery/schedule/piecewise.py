@@ -3,8 +3,8 @@
 The exact dynamic programme of ``dynamic.py`` works on these: a function is its breakpoints
 ``x`` (increasing) and its values ``y`` there; outside ``[x[0], x[-1]]`` it is infinite. Every
 operation returns the exact result (up to round-off). Where a result would not be one such
-function (it would jump, or be empty), :class:`NotContinuousError` is raised, and the caller
-solves the problem another way.
+function (it would jump, be empty, or be too large), :class:`UnrepresentableError` is raised,
+and the caller solves the problem another way.
 """
 
 from dataclasses import dataclass
@@ -19,12 +19,15 @@ from .grid import FloatArray
 MERGE = 1e-10
 #: A function may jump by this much (round-off) and still count as continuous.
 JUMP = 1e-9
+#: Most cells one convolution may hold in its arrays (16 MB of floats): they grow with the
+#: square of the cost to go's breakpoints (about 20 on real data). Beyond it, the MILP decides.
+MAX_CELLS = 2_000_000
 #: A breakpoint this close (relative) to the line between its neighbours is dropped.
 FLAT = 1e-12
 
 
-class NotContinuousError(ArithmeticError):
-    """The result would not be continuous; these functions cannot represent it."""
+class UnrepresentableError(ArithmeticError):
+    """These functions cannot represent the result: it would jump, be empty, or be too large."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,14 +168,14 @@ def gaps(value: FloatArray, left: FloatArray, right: FloatArray) -> npt.NDArray[
 
 
 def lower_envelope(functions: list[Piecewise]) -> Piecewise:
-    """Return the pointwise minimum of continuous functions; NotContinuousError if it jumps."""
+    """Return the pointwise minimum of continuous functions; UnrepresentableError if it jumps."""
     if len(functions) == 1:
         return functions[0]
     grid = np.unique(np.concatenate([f.x for f in functions]))
     lines = Lines(np.array([f.at(grid) for f in functions]))
     value, left, right = lines.least()
     if jumps(value, left, right).any() or gaps(value, left, right).any():
-        raise NotContinuousError("the least of the functions jumps")
+        raise UnrepresentableError("the least of the functions jumps")
     return _envelope(grid, value, lines.start, lines.end)
 
 
@@ -190,14 +193,16 @@ def convolve(to_go: Piecewise, cost: Piecewise, low: float, high: float) -> Piec
     d, c = cost.x, cost.y
     low, high = max(low, x[0] - d[-1]), min(high, x[-1] - d[0])
     if low > high + MERGE:
-        raise NotContinuousError("no stored energy can reach the next slot's")
+        raise UnrepresentableError("no stored energy can reach the next slot's")
     if high - low <= MERGE:
         e = np.array([low])
         return Piecewise(e, _least(to_go, cost, e))
+    if x.size**2 * d.size**2 > MAX_CELLS:
+        raise UnrepresentableError("the cost to go has too many breakpoints")
     if d.size == 1:  # one change only: the cost to go, shifted
         shifted = Piecewise(x - d[0], v + c[0]).clipped(low, high)
         if shifted is None:  # pragma: no cover - the domains meet (checked above)
-            raise NotContinuousError("no stored energy can reach the next slot's")
+            raise UnrepresentableError("no stored energy can reach the next slot's")
         return shifted
     grid = _merged(np.concatenate(((x[:, None] - d).ravel(), [low, high])))
     grid = grid[(grid >= low - MERGE) & (grid <= high + MERGE)]
@@ -240,7 +245,7 @@ def add(function: Piecewise, other: Piecewise) -> Piecewise:
     """Sum of two functions on the common part of their domains."""
     low, high = max(function.low, other.low), min(function.high, other.high)
     if low > high + MERGE:
-        raise NotContinuousError("the domains do not meet")
+        raise UnrepresentableError("the domains do not meet")
     if other.x.size == 2 and function.low >= other.low and function.high <= other.high:
         return Piecewise(function.x, function.y + np.interp(function.x, other.x, other.y))
     x = np.concatenate((function.x, other.x, [low, high]))

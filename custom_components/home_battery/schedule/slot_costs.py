@@ -25,8 +25,8 @@ from .piecewise import (
     JUMP,
     MERGE,
     Lines,
-    NotContinuousError,
     Piecewise,
+    UnrepresentableError,
     crossings,
     gaps,
     jumps,
@@ -145,7 +145,7 @@ def slot_costs(slots: Slots) -> list[list[Piecewise]]:
     The cost jumps where a mode stops and the others cost more (charging without grid
     charging cannot import at a negative price, idling can): it is split there into parts
     that each hold their limit at the jump, and the point itself where it is below both.
-    Raises NotContinuousError where a slot's feasible powers are not one interval.
+    Raises UnrepresentableError where a slot's feasible powers are not one interval.
     """
     power = np.sort(slots.kinks(), axis=1)
     # the same point twice would make an interval of no width: move the copy out of the way
@@ -154,7 +154,7 @@ def slot_costs(slots: Slots) -> list[list[Piecewise]]:
     lines = Lines(np.array([slots.mode_cost(battery, grid, power) for battery, grid in MODES]))
     value, left, right = lines.least()
     if gaps(value, left, right).any() or not np.isfinite(value).any(axis=1).all():
-        raise NotContinuousError("a slot's feasible powers are not one interval")
+        raise UnrepresentableError("a slot's feasible powers are not one interval")
     (slot, interval), share, least = crossings(lines.start, lines.end)
     order = np.argsort(slot, kind="stable")  # they come pair by pair: gather them by slot
     slot, interval, share, least = slot[order], interval[order], share[order], least[order]

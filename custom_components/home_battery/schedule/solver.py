@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from .dynamic import NotContinuousError, plan_modes
+from .dynamic import UnrepresentableError, plan_modes
 from .exclusive import Pair, arbitrage_slots, both, exclusive_pairs, with_binaries
 from .formulation import Layout, build_lp
 from .grid import FloatArray
@@ -105,7 +105,7 @@ def _solve_by_modes(
     """Solve with the dynamic programme's modes fixed; None where it cannot tell the optimum."""
     try:
         modes = plan_modes(problem, model, layout, programme_deadline)
-    except (NotContinuousError, TimeoutError):
+    except (UnrepresentableError, TimeoutError):
         return None
     upper = model.upper.copy()
     for columns, closed in (
