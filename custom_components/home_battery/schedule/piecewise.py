@@ -78,7 +78,7 @@ def make(x: FloatArray, y: FloatArray) -> Piecewise:
     """
     order = np.argsort(x, kind="stable")
     x, y = x[order], y[order]
-    keep = np.concatenate(([True], np.diff(x) > MERGE))
+    keep = _distinct(x)
     x, y = x[keep], y[keep]
     while x.size > 2:
         inner = slice(1, -1)
@@ -197,13 +197,13 @@ def convolve(to_go: Piecewise, cost: Piecewise, low: float, high: float) -> Piec
     if high - low <= MERGE:
         e = np.array([low])
         return Piecewise(e, _least(to_go, cost, e))
-    if x.size**2 * d.size**2 > MAX_CELLS:
-        raise UnrepresentableError("the cost to go has too many breakpoints")
     if d.size == 1:  # one change only: the cost to go, shifted
         shifted = Piecewise(x - d[0], v + c[0]).clipped(low, high)
         if shifted is None:  # pragma: no cover - the domains meet (checked above)
             raise UnrepresentableError("no stored energy can reach the next slot's")
         return shifted
+    if x.size**2 * d.size**2 > MAX_CELLS:
+        raise UnrepresentableError("the cost to go has too many breakpoints")
     grid = _merged(np.concatenate(((x[:, None] - d).ravel(), [low, high])))
     grid = grid[(grid >= low - MERGE) & (grid <= high + MERGE)]
     middle = (grid[:-1] + grid[1:]) / 2
@@ -263,11 +263,14 @@ def _pairs(count: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
 def _merged(points: FloatArray) -> FloatArray:
     """Sorted points with those closer than MERGE to the one before dropped."""
     points = np.sort(points)
-    keep = np.empty(points.size, dtype=bool)
-    keep[0] = True
-    np.greater(np.diff(points), MERGE, out=keep[1:])
-    merged: FloatArray = points[keep]
+    merged: FloatArray = points[_distinct(points)]
     return merged
+
+
+def _distinct(points: FloatArray) -> npt.NDArray[np.bool_]:
+    """Which of sorted points lie further than MERGE from the one before (the first does)."""
+    distinct: npt.NDArray[np.bool_] = np.concatenate(([True], np.diff(points) > MERGE))
+    return distinct
 
 
 def _envelope(grid: FloatArray, value: FloatArray, start: FloatArray, end: FloatArray) -> Piecewise:

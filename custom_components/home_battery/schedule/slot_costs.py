@@ -158,12 +158,10 @@ def slot_costs(slots: Slots) -> list[list[Piecewise]]:
     (slot, interval), share, least = crossings(lines.start, lines.end)
     order = np.argsort(slot, kind="stable")  # they come pair by pair: gather them by slot
     slot, interval, share, least = slot[order], interval[order], share[order], least[order]
-    where = power[slot, interval] + share * (power[slot, interval + 1] - power[slot, interval])
-    # power to energy is linear on either side of 0, and 0 is a point of every slot
+    # power to energy is linear on either side of 0, and 0 is a point of every slot, so a
+    # crossing lies at the same share of its interval in energy as in power
     change = slots.energy_change(power)
-    where = np.where(
-        where >= 0, where * slots.stored_per_kw[slot, 0], where * slots.drawn_per_kw[slot, 0]
-    )
+    where = change[slot, interval] + share * (change[slot, interval + 1] - change[slot, interval])
     jump = jumps(value, left, right)
     split = np.searchsorted(slot, np.arange(power.shape[0] + 1))
     result = []
